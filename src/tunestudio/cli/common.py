@@ -1,0 +1,26 @@
+"""What every command shares: consoles, error printing, and the data-dir settings."""
+
+from __future__ import annotations
+
+import sys
+from typing import NoReturn
+
+from rich.console import Console
+
+from tunestudio.errors import TuneStudioError
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def print_error(exc: TuneStudioError) -> None:
+    """Print an error as a user reads it: where, what, and what to do next."""
+    where = f"[bold]{exc.where}[/]: " if exc.where else ""
+    err_console.print(f"[red]error:[/] {where}{exc.message}", highlight=False, markup=True)
+    if exc.hint:
+        err_console.print(f"[yellow]hint:[/] {exc.hint}", highlight=False)
+
+
+def fail(exc: TuneStudioError) -> NoReturn:
+    print_error(exc)
+    sys.exit(exc.exit_code)

@@ -1,0 +1,3 @@
+"""``tunestudio data split``."""
+
+from tunestudio.cli.data.app import app  # noqa: F401
