@@ -62,3 +62,34 @@ class DatasetInvalidError(DataError):
 
 class ModelError(TuneStudioError):
     """A model could not be loaded or answered with an error."""
+
+
+class ModelAuthError(ModelError):
+    """The model's API refused the credentials (HTTP 401/403)."""
+
+
+class ModelRateLimitError(ModelError):
+    """The model's API asked us to slow down (HTTP 429); ``retry_after`` in seconds if given."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after: float | None = None,
+        where: str | None = None,
+        hint: str | None = None,
+    ):
+        super().__init__(message, where=where, hint=hint)
+        self.retry_after = retry_after
+
+
+class ModelRequestError(ModelError):
+    """The model's API rejected the request itself (HTTP 400/404/413/422): do not retry."""
+
+
+class ModelUnavailableError(ModelError):
+    """The model's API failed or timed out (HTTP 5xx, connection errors): retrying may help."""
+
+
+class ContextLengthError(ModelRequestError):
+    """The prompt plus ``max_tokens`` does not fit the model's context window."""

@@ -1,0 +1,3 @@
+"""``tunestudio chat``."""
+
+from tunestudio.cli.app import app  # noqa: F401

@@ -1,0 +1,3 @@
+"""``tunestudio infer``."""
+
+from tunestudio.cli.app import app  # noqa: F401
