@@ -17,7 +17,7 @@ class Result:
     stderr: str
 
 
-def run_cli(*args: str) -> Result:
+def run_cli(*args: object) -> Result:
     """Invoke ``tunestudio ARGS`` through ``main()`` (errors become messages + exit codes).
 
     The rich consoles write to whatever ``sys.stdout``/``sys.stderr`` are at print time, so

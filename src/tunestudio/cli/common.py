@@ -6,6 +6,7 @@ import sys
 from typing import NoReturn
 
 from rich.console import Console
+from rich.markup import escape
 
 from tunestudio.errors import TuneStudioError
 
@@ -15,10 +16,10 @@ err_console = Console(stderr=True)
 
 def print_error(exc: TuneStudioError) -> None:
     """Print an error as a user reads it: where, what, and what to do next."""
-    where = f"[bold]{exc.where}[/]: " if exc.where else ""
-    err_console.print(f"[red]error:[/] {where}{exc.message}", highlight=False, markup=True)
+    where = f"[bold]{escape(exc.where)}[/]: " if exc.where else ""
+    err_console.print(f"[red]error:[/] {where}{escape(exc.message)}", highlight=False)
     if exc.hint:
-        err_console.print(f"[yellow]hint:[/] {exc.hint}", highlight=False)
+        err_console.print(f"[yellow]hint:[/] {escape(exc.hint)}", highlight=False)
 
 
 def fail(exc: TuneStudioError) -> NoReturn:
