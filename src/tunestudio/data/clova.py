@@ -87,16 +87,22 @@ def as_text(value: Any) -> str:
     return str(value)
 
 
+_WHOLE = re.compile(r"\s*([0-9]+)(?:\.0+)?\s*")  # ASCII digits: what CLOVA Studio accepts
+_MAX_DIGITS = 18  # an ID longer than this is a slip (a pasted phone number), not a count
+
+
 def as_int(value: Any) -> int | None:
-    """A C_ID/T_ID cell as an int, or None when it is not a whole number."""
+    """A C_ID/T_ID cell as an int, or None when it is not a whole number 0 or more."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, int):
-        return value
     if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str) and re.fullmatch(r"\s*\d+(\.0+)?\s*", value):
-        return int(float(value))
+        value = int(value)
+    if isinstance(value, int):
+        return value if 0 <= value < 10**_MAX_DIGITS else None
+    if isinstance(value, str) and (whole := _WHOLE.fullmatch(value)):
+        # int() of the digits, not float(): float("9" * 400) is inf and int(inf) raises.
+        digits = whole.group(1)
+        return int(digits) if len(digits) <= _MAX_DIGITS else None
     return None
 
 
@@ -114,8 +120,8 @@ def conversations_from_table(table: Table) -> tuple[list[Conversation], list[Pro
             Problem(
                 "error",
                 "missing-column",
-                f"missing column(s) {missing}",
-                "the header must be System_Prompt,C_ID,T_ID,Text,Completion",
+                f"필수 열 {', '.join(missing)}이(가) 없습니다",
+                "첫 행(머리글)에 System_Prompt,C_ID,T_ID,Text,Completion을 적으세요",
                 table.path.name,
                 1,
             )
@@ -134,8 +140,8 @@ def conversations_from_table(table: Table) -> tuple[list[Conversation], list[Pro
                 Problem(
                     "error",
                     "bad-c-id",
-                    f"C_ID {as_text(cid_raw)!r} is not a whole number",
-                    "C_ID counts conversations 0, 1, 2, …",
+                    f"C_ID {as_text(cid_raw)!r}은(는) 0 이상의 정수가 아닙니다",
+                    "C_ID는 대화마다 0, 1, 2…처럼 1씩 늡니다",
                     table.path.name,
                     table.row_numbers[index],
                     col["C_ID"],

@@ -68,7 +68,11 @@ def detect_format(table: Table) -> str:
 
 def load_dataset(path: Path | str, fmt: str | None = None, *, strict: bool = True) -> Dataset:
     """Read any supported dataset file. With ``strict`` a broken record raises a DataError."""
-    table = read_table(path)
+    return dataset_from_table(read_table(path), fmt, strict=strict)
+
+
+def dataset_from_table(table: Table, fmt: str | None = None, *, strict: bool = True) -> Dataset:
+    """Turn a table already read into conversations (see :func:`load_dataset`)."""
     kind = fmt or detect_format(table)
     if kind not in DATASET_FORMATS:
         raise DataError(
@@ -145,16 +149,18 @@ def _pair_turns(messages: list[tuple[str, str]], column: str) -> tuple[str, list
         system = messages[0][1]
         messages = messages[1:]
     turns: list[Turn] = []
-    hint = "after an optional system message, messages must alternate user, assistant, …"
+    hint = "system 메시지(선택) 다음에는 user, assistant가 번갈아 와야 합니다"
     if not messages or len(messages) % 2:
         raise _RecordError(
-            "needs user/assistant pairs ending with an assistant message", hint, column
+            "user/assistant 쌍이 필요하고 마지막은 assistant 메시지여야 합니다", hint, column
         )
     for i in range(0, len(messages), 2):
         (r1, t1), (r2, t2) = messages[i], messages[i + 1]
         if (r1, r2) != ("user", "assistant"):
             raise _RecordError(
-                f"message {i + 1} and {i + 2} are {r1!r}, {r2!r}, not user, assistant", hint, column
+                f"{i + 1}·{i + 2}번째 메시지가 user, assistant가 아니라 {r1!r}, {r2!r}입니다",
+                hint,
+                column,
             )
         turns.append(Turn(t1, t2))
     return system, turns
@@ -171,16 +177,16 @@ def _read_openai(record: dict[str, Any]) -> Conversation:
     messages = record.get("messages")
     if not isinstance(messages, list):
         raise _RecordError(
-            "'messages' is not a list", 'write "messages": [{"role": …}]', "messages"
+            "'messages'가 배열이 아닙니다", '"messages": [{"role": …}]처럼 적으세요', "messages"
         )
     pairs: list[tuple[str, str]] = []
     for n, msg in enumerate(messages, start=1):
         if not isinstance(msg, dict) or msg.get("role") not in ("system", "user", "assistant"):
             role = msg.get("role") if isinstance(msg, dict) else type(msg).__name__
             raise _RecordError(
-                f"message {n} has role {role!r}",
-                "roles must be system, user or assistant (tool calls cannot be "
-                "tuned in the CLOVA format)",
+                f"{n}번째 메시지의 role이 {role!r}입니다",
+                "role은 system, user, assistant 중 하나여야 합니다 (tool 호출은 CLOVA 형식으로 "
+                "튜닝할 수 없습니다)",
                 "messages",
             )
         pairs.append((msg["role"], _content_text(msg.get("content"))))
@@ -192,8 +198,8 @@ def _read_sharegpt(record: dict[str, Any]) -> Conversation:
     items = record.get("conversations")
     if not isinstance(items, list):
         raise _RecordError(
-            "'conversations' is not a list",
-            'write "conversations": [{"from": "human", "value": …}]',
+            "'conversations'가 배열이 아닙니다",
+            '"conversations": [{"from": "human", "value": …}]처럼 적으세요',
             "conversations",
         )
     pairs: list[tuple[str, str]] = []
@@ -205,8 +211,8 @@ def _read_sharegpt(record: dict[str, Any]) -> Conversation:
         )
         if role is None or not isinstance(item, dict):
             raise _RecordError(
-                f"turn {n} has an unknown speaker",
-                "'from' must be human/user, gpt/assistant or system",
+                f"{n}번째 발화의 화자('from')를 알 수 없습니다",
+                "'from'은 human/user, gpt/assistant, system 중 하나여야 합니다",
                 "conversations",
             )
         pairs.append((role, as_text(item.get("value"))))
@@ -224,8 +230,8 @@ def _read_alpaca(record: dict[str, Any]) -> Conversation:
         isinstance(h, list) and len(h) == 2 for h in history
     ):
         raise _RecordError(
-            "'history' must be a list of [user, assistant] pairs",
-            'write "history": [["question", "answer"], …]',
+            "'history'는 [질문, 답] 쌍의 배열이어야 합니다",
+            '"history": [["질문", "답"], …]처럼 적으세요',
             "history",
         )
     turns = [Turn(as_text(u), as_text(a)) for u, a in history]
@@ -239,7 +245,9 @@ def _read_testset(record: dict[str, Any]) -> Conversation:
     expected_key = next((lower[k] for k in TESTSET_EXPECTED if k in lower), None)
     user_key, system_key = lower.get("user"), lower.get("system")
     if user_key is None:
-        raise _RecordError("no 'user' value", "a test set needs a 'user' column", "user")
+        raise _RecordError(
+            "'user' 값이 없습니다", "테스트 셋에는 'user' 열이 있어야 합니다", "user"
+        )
     known = {k for k in (user_key, system_key, expected_key) if k}
     expected = as_text(record.get(expected_key)) if expected_key else ""
     system = as_text(record.get(system_key)) if system_key else ""

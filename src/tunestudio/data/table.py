@@ -12,6 +12,7 @@ import csv
 import io
 import json
 import math
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -69,7 +70,7 @@ def table_format(path: Path, explicit: str | None = None) -> str:
         raise DataFormatError(
             f"cannot tell the format from the extension {path.suffix or '(none)'!r}",
             where=str(path),
-            hint="name the file .csv, .jsonl, .json or .xlsx (or pass --format)",
+            hint="name the file .csv, .jsonl, .json or .xlsx",
         )
     return fmt_or_none
 
@@ -179,6 +180,8 @@ def _read_csv(path: Path, text: str) -> Table:
             hint="the first row must name the columns, e.g. "
             "System_Prompt,C_ID,T_ID,Text,Completion",
         )
+    while header and not header[-1].strip():
+        header.pop()  # Excel leaves trailing commas after formatted but empty cells
     table.columns = header
     number = 1
     while True:
@@ -189,18 +192,22 @@ def _read_csv(path: Path, text: str) -> Table:
         except csv.Error as exc:
             number += 1
             table.issues.append(
-                RowIssue(number, f"not valid CSV: {exc}", "check the quotes in this row")
+                RowIssue(
+                    number,
+                    f"CSV로 읽을 수 없는 행입니다 ({exc})",
+                    '이 행의 큰따옴표(")가 짝이 맞는지 확인하세요',
+                )
             )
             continue
         number += 1
         if not record or all(not cell.strip() for cell in record):
             continue  # a blank line holds no data
-        if len(record) != len(header):
+        if len(record) < len(header) or any(cell.strip() for cell in record[len(header) :]):
             table.issues.append(
                 RowIssue(
                     number,
-                    f"has {len(record)} fields but the header has {len(header)}",
-                    "a comma inside a value needs the value in double quotes",
+                    f"값이 {len(record)}칸인데 머리글은 {len(header)}칸입니다",
+                    '값 안에 쉼표(,)가 있으면 그 값을 큰따옴표로 감싸세요: "가, 나"',
                 )
             )
         padded = list(record) + [""] * (len(header) - len(record))
@@ -212,32 +219,25 @@ def _read_csv(path: Path, text: str) -> Table:
 def _read_jsonl(path: Path, text: str) -> Table:
     table = Table(path, [], [], [], row_label="line")
     seen: dict[str, None] = {}
-    for number, line in enumerate(text.splitlines(), start=1):
+    # Only "\n" ends a JSONL line: str.splitlines() would also split at U+2028, U+0085 and
+    # other characters that JSON strings may hold unescaped.
+    for number, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
         try:
             value = json.loads(line)
-        except (json.JSONDecodeError, RecursionError) as exc:
+        except (ValueError, RecursionError) as exc:
             table.issues.append(
-                RowIssue(
-                    number,
-                    f"not valid JSON: {_json_reason(exc)}",
-                    'each line must be one JSON object: {"key": "value"}',
-                )
+                RowIssue(number, f"JSON으로 읽을 수 없습니다 ({_json_reason_ko(exc)})", _JSONL_HINT)
             )
             continue
         if not isinstance(value, dict):
             table.issues.append(
-                RowIssue(
-                    number,
-                    f"is a JSON {type(value).__name__}, not an object",
-                    'each line must be one JSON object: {"key": "value"}',
-                )
+                RowIssue(number, f"JSON 객체가 아니라 {_json_type(value)}입니다", _JSONL_HINT)
             )
             continue
-        seen.update(dict.fromkeys(str(k) for k in value))
-        table.rows.append({str(k): v for k, v in value.items()})
-        table.row_numbers.append(number)
+        _add_json_row(table, number, value, bool(_SURROGATE_ESCAPE.search(line)))
+        seen.update(dict.fromkeys(table.rows[-1]))
     table.columns = list(seen)
     return table
 
@@ -245,7 +245,7 @@ def _read_jsonl(path: Path, text: str) -> Table:
 def _read_json(path: Path, text: str) -> Table:
     try:
         value = json.loads(text)
-    except (json.JSONDecodeError, RecursionError) as exc:
+    except (ValueError, RecursionError) as exc:
         where = f"{path} line {exc.lineno}" if isinstance(exc, json.JSONDecodeError) else str(path)
         raise DataFormatError(
             f"not valid JSON: {_json_reason(exc)}",
@@ -263,25 +263,76 @@ def _read_json(path: Path, text: str) -> Table:
         )
     table = Table(path, [], [], [], row_label="item")
     seen: dict[str, None] = {}
+    escaped = bool(_SURROGATE_ESCAPE.search(text))
     for number, item in enumerate(value, start=1):
         if not isinstance(item, dict):
             table.issues.append(
                 RowIssue(
                     number,
-                    f"is a JSON {type(item).__name__}, not an object",
-                    "every item of the array must be an object",
+                    f"JSON 객체가 아니라 {_json_type(item)}입니다",
+                    '배열의 항목은 모두 {"열 이름": "값"} 형태의 객체여야 합니다',
                 )
             )
             continue
-        seen.update(dict.fromkeys(str(k) for k in item))
-        table.rows.append({str(k): v for k, v in item.items()})
-        table.row_numbers.append(number)
+        _add_json_row(table, number, item, escaped)
+        seen.update(dict.fromkeys(table.rows[-1]))
     table.columns = list(seen)
     return table
 
 
+_JSONL_HINT = '한 줄에 JSON 객체 하나씩 적으세요: {"Text": "…", "Completion": "…"}'
+_SURROGATES = re.compile("[\ud800-\udfff]")
+# Decoded file text holds no surrogates, so a JSON string can only get one from an escape.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
 def _json_reason(exc: Exception) -> str:
-    return exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deeply"
+    if isinstance(exc, json.JSONDecodeError):
+        return exc.msg
+    if isinstance(exc, RecursionError):
+        return "nested too deeply"
+    return "a number is too long"  # int() refuses more than 4,300 digits
+
+
+def _json_reason_ko(exc: Exception) -> str:
+    if isinstance(exc, json.JSONDecodeError):
+        return f"{exc.colno}번째 글자: {exc.msg}"
+    if isinstance(exc, RecursionError):
+        return "너무 깊게 중첩되어 있습니다"
+    return "4,300자리가 넘는 숫자가 있습니다"
+
+
+def _json_type(value: Any) -> str:
+    names = {list: "배열", str: "문자열", int: "숫자", float: "숫자", bool: "참/거짓"}
+    return names.get(type(value), "null")
+
+
+def _add_json_row(table: Table, number: int, record: dict[str, Any], escaped: bool) -> None:
+    """Keep a JSON record as a row. When the JSON text had a surrogate escape (``escaped``), a
+    lone surrogate ("\\ud800") becomes U+FFFD and an issue: such a string can be neither
+    written as UTF-8 nor trained on. (Paired escapes decode to one character and pass.)"""
+    row = {str(k): v for k, v in record.items()}
+    if escaped and (clean := _no_surrogates(row)) != row:
+        row = clean
+        table.issues.append(
+            RowIssue(
+                number,
+                "짝이 없는 UTF-16 서로게이트(\\ud800 등)가 있어 �로 바꿔 읽었습니다",
+                "이 값을 만든 프로그램에서 글자가 깨지지 않았는지 확인하고 고치세요",
+            )
+        )
+    table.rows.append(row)
+    table.row_numbers.append(number)
+
+
+def _no_surrogates(value: Any) -> Any:
+    if isinstance(value, str):
+        return _SURROGATES.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {_SURROGATES.sub("\ufffd", k): _no_surrogates(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_no_surrogates(v) for v in value]
+    return value
 
 
 def _read_xlsx(path: Path) -> Table:
@@ -324,15 +375,17 @@ def _read_xlsx(path: Path) -> Table:
                 table.issues.append(
                     RowIssue(
                         number,
-                        "has values to the right of the last column",
-                        "give those cells a column name in row 1",
+                        "마지막 열보다 오른쪽에 값이 있습니다",
+                        "그 칸들에도 1행에 열 이름을 붙이거나 값을 지우세요",
                     )
                 )
             values = values[: len(header)] + [""] * (len(header) - len(values))
             table.rows.append(dict(zip(header, values, strict=True)))
             table.row_numbers.append(number)
         if len(book.worksheets) > 1:
-            table.notes.append(f"read the first sheet {sheet.title!r} of {len(book.worksheets)}")
+            table.notes.append(
+                f"시트 {len(book.worksheets)}개 중 첫 시트 {sheet.title!r}만 읽었습니다"
+            )
         return table
     finally:
         book.close()

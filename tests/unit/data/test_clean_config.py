@@ -117,15 +117,15 @@ def test_the_inquiry_example_uses_every_step_and_runs() -> None:
     assert isinstance(cfg, CleanConfig)
     assert {step.step for step in cfg.steps} == set(STEP_MODELS)
     data = [
-        Conversation("분류", [Turn("네플멤 요금 어케 내요?? 😀", "네이버플러스멤버십 가격")]),
+        Conversation("분류", [Turn("멤버쉽 요금 어케 내요?? 😀", "네이버플러스멤버십 오류 해결")]),
         Conversation("분류", [Turn("환불 계좌 110-123-456789 입니다", "네이버플러스멤버십 결제")]),
         Conversation("분류", [Turn("111 !!bjaowjd@@", "판별불가")]),
-        Conversation("분류", [Turn("네플멤 요금 어케 내요", "네이버플러스멤버십 가격")]),
+        Conversation("분류", [Turn("멤버쉽 요금 어케 내요", "네이버플러스멤버십 가격")]),
         Conversation("분류", [Turn("ㅇㅋ", "MYBOX 결제")]),
     ]
     result = run_pipeline(data, cfg)
     assert [(c.turns[0].user, c.turns[0].assistant) for c in result.kept] == [
-        ("네이버플러스멤버십 요금 어떻게 내요?", "네이버플러스멤버십 결제"),
+        ("멤버십 요금 어떻게 내요?", "네이버플러스멤버십 오류해결"),
         ("환불 계좌 [계좌번호] 입니다", "네이버플러스멤버십 결제"),
     ]
     assert [r.step for r in result.removed] == ["drop_labels", "dedup", "length"]
