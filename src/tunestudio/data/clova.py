@@ -123,7 +123,9 @@ def conversations_from_table(table: Table) -> tuple[list[Conversation], list[Pro
                 f"필수 열 {', '.join(missing)}이(가) 없습니다",
                 "첫 행(머리글)에 System_Prompt,C_ID,T_ID,Text,Completion을 적으세요",
                 table.path.name,
-                1,
+                1 if table.row_label == "row" else None,  # JSON keys have no header row
+                None,
+                table.row_label,
             )
         )
         return [], problems
@@ -145,6 +147,7 @@ def conversations_from_table(table: Table) -> tuple[list[Conversation], list[Pro
                     table.path.name,
                     table.row_numbers[index],
                     col["C_ID"],
+                    table.row_label,
                 )
             )
             continue

@@ -7,14 +7,16 @@ conversation is a :class:`Problem`, and ``load_dataset(strict=True)`` refuses to
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from tunestudio.data.clova import as_text, clova_rows, conversations_from_table, is_clova_table
+from tunestudio.data.headers import refuse_duplicate_columns
 from tunestudio.data.problems import Problem
-from tunestudio.data.table import Table, read_table, table_format, write_table
+from tunestudio.data.table import ROW_WORDS, Table, read_table, table_format, write_table
 from tunestudio.errors import DataError
 from tunestudio.types import Conversation, Turn
 
@@ -78,8 +80,19 @@ def dataset_from_table(table: Table, fmt: str | None = None, *, strict: bool = T
         raise DataError(
             f"unknown dataset format {kind!r}", hint=f"use one of: {', '.join(DATASET_FORMATS)}"
         )
+    if strict:
+        refuse_duplicate_columns(table, kind)  # which of two same-named columns to read?
     problems = [
-        Problem("error", "unreadable-row", i.message, i.hint, table.path.name, i.row)
+        Problem(
+            "error",
+            "unreadable-row",
+            i.message,
+            i.hint,
+            table.path.name,
+            i.row,
+            None,
+            table.row_label,
+        )
         for i in table.issues
     ]
     if kind == "clova":
@@ -94,7 +107,7 @@ def dataset_from_table(table: Table, fmt: str | None = None, *, strict: bool = T
         raise DataError(
             f"{len(errors)} record(s) cannot be read:\n{shown}{extra}",
             where=str(table.path),
-            hint=f"run `tunestudio data validate {table.path}` for the full report",
+            hint=f"run `tunestudio data validate {shlex.quote(str(table.path))}` for the full report",
         )
     return Dataset(convs, kind, table, problems)
 
@@ -120,6 +133,7 @@ def _records_to_conversations(
                     table.path.name,
                     table.row_numbers[index],
                     exc.column,
+                    table.row_label,
                 )
             )
             continue
@@ -306,10 +320,44 @@ _RECORD_WRITERS: dict[str, Callable[[Conversation], dict[str, Any]]] = {
 }
 
 
+def check_savable(conversations: list[Conversation], fmt: str, row_label: str = "row") -> None:
+    """Raise a DataError when ``fmt`` cannot hold ``conversations`` without losing turns.
+
+    A test-set table holds one question per row; a multi-turn conversation would keep only
+    its last turn, so it is refused (call this before writing anything). ``row_label`` names
+    the source rows in the message, as the input table counts them.
+    """
+    if fmt != "testset":
+        return
+    multi = [(i, c) for i, c in enumerate(conversations) if len(c.turns) > 1]
+    if not multi:
+        return
+    word = ROW_WORDS.get(row_label, "행")
+    shown = ", ".join(_conversation_place(i, c, word) for i, c in multi[:5])
+    more = f" 외 {len(multi) - 5}개" if len(multi) > 5 else ""
+    raise DataError(
+        f"테스트 셋 표는 한 행에 질문 하나만 담는데, 여러 턴 대화가 {len(multi)}개 있습니다: "
+        f"{shown}{more}. 테스트 셋으로 쓰면 마지막 턴만 남고 앞의 턴이 사라집니다",
+        hint="여러 턴 대화는 --to clova나 --to openai(또는 sharegpt, alpaca)로 저장하세요",
+    )
+
+
+def _conversation_place(index: int, conv: Conversation, word: str) -> str:
+    rows = conv.source_rows
+    listed = ", ".join(map(str, rows[:6])) + ("…" if len(rows) > 6 else "")
+    where = f", {word} {listed}" if rows else ""
+    return f"대화 {index + 1}({len(conv.turns)}턴{where})"
+
+
 def save_dataset(conversations: list[Conversation], path: Path | str, fmt: str = "clova") -> Path:
-    """Write conversations as ``fmt`` into a .csv/.jsonl/.json/.xlsx file."""
+    """Write conversations as ``fmt`` into a .csv/.jsonl/.json/.xlsx file.
+
+    Nothing is written when a conversation cannot be held by ``fmt`` (see
+    :func:`check_savable`).
+    """
     path = Path(path)
     kind = table_format(path)
+    check_savable(conversations, fmt)
     if fmt == "clova":
         return write_table(path, *clova_rows(conversations))
     if fmt not in _RECORD_WRITERS:

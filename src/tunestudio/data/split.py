@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from tunestudio.data.near_dup import DEFAULT_THRESHOLD, NearDupIndex, near_duplicate_groups
 from tunestudio.data.normalize import loose_key
+from tunestudio.data.problems import shown_label
 from tunestudio.data.stats import completion_label, label_counts
 from tunestudio.errors import ConfigError, DataError
 from tunestudio.types import Conversation
@@ -229,7 +230,7 @@ def _looks_like_labels(counts: Counter[str], total: int) -> bool:
 def _require_two_per_label(counts: Counter[str]) -> None:
     rare = [label for label, n in counts.items() if n < 2]
     if rare:
-        shown = ", ".join(repr(label) for label in rare[:10])
+        shown = ", ".join(shown_label(label) for label in rare[:10])
         more = f" 외 {len(rare) - 10}개" if len(rare) > 10 else ""
         raise DataError(
             f"레이블 {shown}{more}의 대화가 1개뿐이라 층화 분할(--stratify)을 할 수 없습니다",

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from tunestudio.data.normalize import exact_key
+from tunestudio.data.problems import shown_label
 from tunestudio.errors import ModelError
 from tunestudio.types import Conversation
 
@@ -162,8 +163,24 @@ def _hub_reachable(timeout: float = 3.0) -> bool:
         return False
 
 
+def exception_summary(exc: BaseException, limit: int = 200) -> str:
+    """An exception in one line: its type and the first line of its message.
+
+    A message longer than ``limit`` is cut between words and marked ``…``, never inside a word
+    or a URL (half a URL looks like a real one and leads nowhere).
+    """
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    first = lines[0] if lines else ""
+    if len(first) > limit:
+        head = first[:limit]
+        if not first[limit].isspace():  # the cut falls inside a word: drop that word
+            head = head.rsplit(None, 1)[0] if len(head.split()) > 1 else ""
+        first = f"{head.rstrip()} …".strip()
+    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+
+
 def _tokenizer_error(name: str, exc: Exception, *, local: bool) -> ModelError:
-    reason = " ".join(str(exc).split())[:240] or type(exc).__name__
+    reason = exception_summary(exc)
     if local:
         return ModelError(
             f"cannot load a tokenizer from {name}: {reason}",
@@ -248,7 +265,7 @@ def plot_stats(stats: DatasetStats, path: Path | str, title: str = "") -> Path:
         counts = list(stats.labels.values())
         charts.barh(
             fig.add_subplot(grid[len(rows), :]),
-            list(stats.labels),
+            [shown_label(label, quote=False) for label in stats.labels],
             counts,
             title=f"Labels ({n_labels}, by conversation)",
             xlabel="conversations",

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.cli_runner import run_cli
 from tests.conftest import EXAMPLES
+from tunestudio.cli.common import console
 from tunestudio.data import load_dataset, read_table, save_dataset
 from tunestudio.types import Conversation, Turn
 
 SYSTEM = "- 고객 문의를 카테고리로 분류한다."
 ROWS = [
-    ("네이버 밴드 계정을 찾으려면 어케 해야 하나요ㅠㅠㅠㅠ", "네이버 밴드 계정"),
+    ("네이버 밴드 알림이 안 와요 어케 해야 하나요ㅠㅠㅠㅠ", "네이버밴드 오류 해결"),
     ("MYBOX 사진 백업 방법 알려주세요!!!!", "MYBOX 기능문의 및 사용방법"),
     ("MYBOX 사진 백업 방법 알려주세요", "MYBOX 기능문의 및 사용방법"),
     ("111 !!bjaowjd@@", "판별불가"),
@@ -38,12 +40,12 @@ def test_clean_writes_output_and_removed_file(train: Path, tmp_path: Path) -> No
     assert result.exit_code == 0, result.stderr
     kept = load_dataset(out).conversations
     assert [c.turns[0].user for c in kept] == [
-        "네이버 밴드 계정을 찾으려면 어떻게 해야 하나요ㅠㅠ",
+        "네이버 밴드 알림이 안 와요 어떻게 해야 하나요ㅠㅠ",
         "MYBOX 사진 백업 방법 알려주세요!",
         "연락처는 [전화번호] 입니다",
         "결제 취소는요?",
     ]
-    assert kept[0].turns[0].assistant == "네이버밴드 계정"
+    assert kept[0].turns[0].assistant == "네이버밴드 오류해결"  # relabelled by the recipe
     assert len(kept[3].turns) == 2  # the multi-turn conversation stays whole
     assert [row["C_ID"] for row in read_table(out).rows] == ["0", "1", "2", "3", "3"]
 
@@ -113,3 +115,10 @@ def test_missing_config_file(train: Path, tmp_path: Path) -> None:
     result = run_cli("data", "clean", train, tmp_path / "o.csv", "-c", tmp_path / "nope.yaml")
     assert result.exit_code == 2
     assert "file not found" in result.stderr
+
+
+def test_step_fields_stay_on_one_line(train: Path, tmp_path: Path, monkeypatch: Any) -> None:
+    monkeypatch.setattr(console, "_width", 100)  # the width docs/data.md is printed at
+    result = run_cli("data", "clean", train, tmp_path / "o.csv", "--dry-run")
+    assert result.exit_code == 0, result.stderr
+    assert any("│ text, completion, system │" in line for line in result.stdout.splitlines())

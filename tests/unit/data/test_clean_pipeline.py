@@ -8,7 +8,15 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tunestudio.data.clean import CleanConfig, default_config, parse_clean_config, run_pipeline
+from tests.conftest import EXAMPLES
+from tunestudio.data import load_dataset
+from tunestudio.data.clean import (
+    CleanConfig,
+    default_config,
+    load_clean_config,
+    parse_clean_config,
+    run_pipeline,
+)
 from tunestudio.types import Conversation, Turn
 
 SYSTEM = "- 고객 문의를 카테고리로 분류한다."
@@ -249,3 +257,13 @@ def test_cleaning_cleaned_data_changes_nothing(values: list[str]) -> None:
         for r in twice.reports
         if r.rows_changed or r.rows_removed
     ] == []
+
+
+def test_the_example_recipe_matches_the_example_data() -> None:
+    """Every relabel and drop_labels entry of examples/inquiry/clean.yaml is used on raw.csv."""
+    config = load_clean_config(EXAMPLES / "inquiry" / "clean.yaml")
+    dataset = load_dataset(EXAMPLES / "inquiry" / "raw.csv")
+    result = run_pipeline(dataset.conversations, config)
+    assert [(r.name, r.notes) for r in result.reports if r.notes] == []
+    relabel = next(r for r in result.reports if r.name == "relabel")
+    assert relabel.rows_changed == 3

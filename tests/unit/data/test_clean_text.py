@@ -154,7 +154,41 @@ def test_remove_special_keep_options() -> None:
     assert apply(unprotected, "a_b@naver.com")[0] == "a b naver.com"
 
 
-def test_delete_spans_joins_words_with_one_space_only_between_letters() -> None:
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [
+        # the emoji stood between two tokens with spaces around it: they stay apart
+        ("…ㅠㅠㅠㅠㅠ 😭😭 [전화번호] 로", "…ㅠㅠㅠㅠㅠ [전화번호] 로"),
+        ("좋아요 👍 (진짜)", "좋아요 (진짜)"),
+        ("ㅋㅋ😂[사진]", "ㅋㅋ [사진]"),
+        ("좋아요!😊감사", "좋아요! 감사"),
+        ('a 😀 "b"', 'a "b"'),
+        # punctuation written against the emoji joins the word before it, as it would
+        ("감사합니다😊.", "감사합니다."),
+        ("안녕 😊!", "안녕!"),
+        ("(😊좋아)", "(좋아)"),
+        # no space is added at the ends
+        ("😀 좋아요 😀", "좋아요"),
+    ],
+)
+def test_remove_emoji_never_glues_the_words_around_it(before: str, after: str) -> None:
+    assert apply(EMOJI, before)[0] == after
+
+
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [
+        ("안내 ★★★ (필독)", "안내 (필독)"),
+        ("가격♡[공지]", "가격 [공지]"),
+        ('문의 ※ "긴급"', '문의 "긴급"'),
+        ("끝~♥", "끝~"),
+    ],
+)
+def test_remove_special_never_glues_the_words_around_it(before: str, after: str) -> None:
+    assert apply(SPECIAL, before)[0] == after
+
+
+def test_delete_spans_keeps_one_space_and_drops_emptied_lines() -> None:
     assert delete_spans("가★나", [(1, 2)]) == "가 나"
     assert delete_spans("가 ★ ★ 나", [(2, 3), (4, 5)]) == "가 나"
     assert delete_spans("★가", [(0, 1)]) == "가"

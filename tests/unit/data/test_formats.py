@@ -104,10 +104,43 @@ def test_broken_records_are_all_reported(tmp_path: Path) -> None:
     with pytest.raises(DataError) as err:
         load_dataset(path)
     assert "2 record(s)" in err.value.message
-    assert "row 1" in err.value.message and "row 2" in err.value.message
+    # JSONL problems are located by line, as validate says 줄 (not "row")
+    assert "bad.jsonl, line 1" in err.value.message and "bad.jsonl, line 2" in err.value.message
+    assert "row" not in err.value.message
 
 
 def test_convert_error_is_a_message_not_a_traceback(tmp_path: Path) -> None:
     result = run_cli("data", "convert", tmp_path / "missing.csv", tmp_path / "o.csv")
     assert result.exit_code == 2
     assert "file not found" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_save_dataset_refuses_multi_turn_test_sets(tmp_path: Path) -> None:
+    convs = [
+        Conversation("s", [Turn("한 턴", "답")], source_rows=[2]),
+        Conversation("s", [Turn("첫 턴", "답 1"), Turn("둘째 턴", "답 2")], source_rows=[3, 4]),
+    ]
+    out = tmp_path / "t.csv"
+    with pytest.raises(DataError) as err:
+        save_dataset(convs, out, "testset")
+    assert "여러 턴 대화가 1개" in err.value.message
+    assert "대화 2(2턴, 행 3, 4)" in err.value.message
+    assert "--to clova" in (err.value.hint or "")
+    assert not out.exists()
+    save_dataset(convs[:1], out, "testset")  # single-turn conversations are fine
+    assert load_dataset(out).conversations[0].turns == [Turn("한 턴", "답")]
+
+
+def test_convert_to_testset_refuses_multi_turn_data(tmp_path: Path) -> None:
+    src = tmp_path / "multi.csv"
+    src.write_text(
+        "System_Prompt,C_ID,T_ID,Text,Completion"
+        + "\n,0,0,비밀번호를 잊었어요,찾기를 누르세요\n,0,1,문자가 안 와요,스팸함을 보세요\n"
+        ",1,0,용량은요,30GB입니다\n",
+        encoding="utf-8",
+    )
+    result = run_cli("data", "convert", src, tmp_path / "t.csv", "--to", "testset")
+    assert result.exit_code == 2
+    err = result.stderr.replace("\n", " ")
+    assert "대화 1(2턴, 행 2, 3)" in err and "wrote" not in result.stdout
+    assert not (tmp_path / "t.csv").exists()

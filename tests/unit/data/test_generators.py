@@ -336,6 +336,9 @@ def test_cli_prints_the_rows_per_category(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.stderr
     assert "wrote 45 rows" in result.stdout
     assert "MYBOX 데이터 관리" in result.stdout
+    # counts are right-aligned, as in the other commands' tables: "│     3 │", not "│ 3     │"
+    [row] = [line for line in result.stdout.splitlines() if "MYBOX 데이터 관리" in line]
+    assert re.search(r"│ +\d+ │$", row), row
     assert len((tmp_path / "t.jsonl").read_text(encoding="utf-8").splitlines()) == 45
 
 

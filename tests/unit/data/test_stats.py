@@ -13,6 +13,7 @@ from tunestudio.data import save_dataset
 from tunestudio.data.stats import (
     LengthSummary,
     dataset_stats,
+    exception_summary,
     is_label_set,
     label_counts,
     load_tokenizer,
@@ -183,3 +184,31 @@ def test_cli_bad_tokenizer_is_a_clean_error(tmp_path: Path, target: str, text: s
     assert text in result.stderr.replace("\n", " ")
     assert "Traceback" not in result.stderr + result.stdout
     assert not (tmp_path / "d.stats.png").exists()  # nothing is written on failure
+
+
+def test_offline_hub_error_is_whole_sentences_not_a_cut_url() -> None:
+    with pytest.raises(ModelError) as err:  # conftest sets HF_HUB_OFFLINE=1
+        load_tokenizer("naver-hyperclovax/HyperCLOVAX-SEED-Text-Instruct-0.5B")
+    message = err.value.message
+    assert "OSError: " in message or "Error: " in message  # the exception's type
+    # every quote opened is closed: no URL cut in half
+    assert message.count("'") % 2 == 0, message
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("first line\nsecond line", "OSError: first line"),
+        ("see 'https://example.com/docs/a-very-long-page' " * 8, "…"),
+        ("", "OSError"),
+        ("x" * 300, "OSError: …"),
+    ],
+)
+def test_exception_summary_never_cuts_inside_a_word(text: str, expected: str) -> None:
+    summary = exception_summary(OSError(text))
+    assert summary == expected or summary.endswith(expected)
+    assert len(summary) <= len("OSError: ") + 202
+    if summary != "OSError":
+        for word in summary.removeprefix("OSError: ").split():
+            assert word == "…" or word in text.split()

@@ -345,3 +345,35 @@ def test_test_set_with_inputs_only(tmp_path: Path) -> None:
     inputs = _write_csv(tmp_path / "inputs.csv", [[rows[0][3]], ["새 문장"]], header="Text")
     report = validate_file(train, test_path=inputs)
     assert [(p.code, p.file, p.row) for p in report.errors] == [("test-overlap", "inputs.csv", 2)]
+
+
+def test_exact_duplicates_are_not_reported_again_as_near_duplicates(tmp_path: Path) -> None:
+    rows = _classification(120, ["가", "나"])
+    rows[1][3:5] = rows[0][3:5]  # row 3 is an exact copy of row 2
+    rows[2][3:5] = [rows[0][3] + "요", rows[0][4]]  # row 4 is one syllable more
+    report = validate_file(_write_csv(tmp_path / "d.csv", rows))
+    [exact] = [p for p in report.warnings if p.code == "duplicate"]
+    [near] = [p for p in report.warnings if p.code == "near-duplicate"]
+    assert "행 2, 3의 예제가 완전히" in exact.message
+    assert "행 2, 4의 예제가 거의" in near.message  # row 3 only under duplicate
+
+
+def test_raw_example_rows_are_counted_once() -> None:
+    report = validate_file(Path(__file__).resolve().parents[3] / "examples/inquiry/raw.csv")
+    exact = {p.row: p.message for p in report.warnings if p.code == "duplicate"}
+    near = {p.row: p.message for p in report.warnings if p.code == "near-duplicate"}
+    assert "행 143, 183의" in exact[143] and "행 143, 281의" in near[143]
+
+
+def test_wrapped_task_and_hint_lines_stay_indented(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tunestudio.cli.common import console
+
+    monkeypatch.setattr(console, "_width", 100)  # the width docs/data.md is printed at
+    raw = Path(__file__).resolve().parents[3] / "examples/inquiry/raw.csv"
+    lines = run_cli("data", "validate", raw).stdout.splitlines()
+    task = next(i for i, line in enumerate(lines) if line.startswith("  작업: "))
+    assert lines[task + 1].startswith(" " * len("  작업: "))  # under the text, not column 0
+    hint = next(i for i, line in enumerate(lines) if line.startswith("  해결: 거의 같은 예제"))
+    assert lines[hint + 1].startswith(" " * len("  해결: "))
+    starts = {line[:1] for line in lines if line and not line.startswith("라벨 18개")}
+    assert starts <= {" ", "✗", "!", "r", "┏", "┃", "┡", "│", "└"}, starts

@@ -52,15 +52,17 @@ def clean(
     ] = False,
 ) -> None:
     """Clean a dataset step by step; removed rows go to a side file with the reason."""
+    from tunestudio.cli.data.notes import print_read_notes
     from tunestudio.data.clean import default_config, load_clean_config
-    from tunestudio.data.formats import load_dataset, save_dataset
+    from tunestudio.data.formats import check_savable, load_dataset, save_dataset
 
     recipe = load_clean_config(config) if config else default_config()
     removed_path = removed or dst.with_name(f"{dst.stem}.removed{dst.suffix}")
     _check_paths(src, dst, removed_path, to)
     dataset = load_dataset(src, from_)
-    for note in dataset.table.notes:
-        err_console.print(f"[yellow]note:[/] {note}")
+    # Before the work: a format that cannot hold the data loses nothing, and writes nothing.
+    check_savable(dataset.conversations, to, dataset.table.row_label)
+    print_read_notes(dataset.table, dst, err_console)
     result = _run(dataset.conversations, recipe)
     if not dry_run:
         save_dataset(result.kept, dst, to)
@@ -127,7 +129,8 @@ def _print_report(result: CleanResult, row_label: str) -> None:
 
     table = Table(show_lines=True, expand=True)
     table.add_column("#", justify="right", no_wrap=True)
-    table.add_column("step", max_width=16)
+    # no_wrap: "text, completion, system" on one line, not one field per line
+    table.add_column("step", no_wrap=True)
     table.add_column("rows\nchanged", justify="right", no_wrap=True)
     table.add_column("rows\nremoved", justify="right", no_wrap=True)
     table.add_column("what it did (examples)", ratio=1, overflow="fold")

@@ -27,11 +27,12 @@ def convert(
     ] = None,
 ) -> None:
     """Convert a dataset between CLOVA, OpenAI messages, Alpaca, ShareGPT and test-set tables."""
-    from tunestudio.data.formats import load_dataset, save_dataset
+    from tunestudio.cli.data.notes import print_read_notes
+    from tunestudio.data.formats import check_savable, load_dataset, save_dataset
 
     dataset = load_dataset(src, from_)
-    for note in dataset.table.notes:
-        console.print(f"[yellow]note:[/] {note}")
+    check_savable(dataset.conversations, to, dataset.table.row_label)
+    print_read_notes(dataset.table, dst, console)
     save_dataset(dataset.conversations, dst, to)
     turns = sum(len(c.turns) for c in dataset.conversations)
     console.print(

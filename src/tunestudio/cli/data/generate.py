@@ -192,7 +192,10 @@ def _print_labels(train: list[Conversation], test: list[Conversation] | None) ->
 
     splits = [("train", train)] + ([("test", test)] if test is not None else [])
     counts = [Counter(c.turns[0].assistant for c in convs) for _, convs in splits]
-    table = Table("category", *(name for name, _ in splits), title="rows per category")
+    table = Table(title="rows per category", title_justify="left")
+    table.add_column("category")
+    for name, _ in splits:
+        table.add_column(name, justify="right")
     for label in INQUIRY_LABELS:
         table.add_row(label, *(str(count[label]) for count in counts))
     console.print(table)
@@ -204,9 +207,9 @@ def _print_countries(conversations: list[Conversation], split: str) -> None:
         (int(c.meta["n_countries"]), int(c.meta["n_continents"])) for c in conversations
     )
     ks = sorted({k for _, k in pairs})
-    table = Table(
-        "countries", *(f"{k} cont." for k in ks), "rows", title=f"{split}: rows per list size"
-    )
+    table = Table(title=f"{split}: rows per list size", title_justify="left")
+    for name in ["countries", *(f"{k} cont." for k in ks), "rows"]:
+        table.add_column(name, justify="right")
     for n in sorted({n for n, _ in pairs}):
         cells = [str(pairs[n, k]) for k in ks]
         table.add_row(str(n), *cells, str(sum(pairs[n, k] for k in ks)))

@@ -85,7 +85,7 @@ def split(
     ] = 0.8,
 ) -> None:
     """Split a dataset into train and test files with no near-duplicate leakage."""
-    from tunestudio.data.formats import load_dataset, save_dataset
+    from tunestudio.data.formats import check_savable, load_dataset, save_dataset
     from tunestudio.data.split import split_conversations
     from tunestudio.errors import ConfigError
 
@@ -104,6 +104,7 @@ def split(
             "--train and --test name the same file", where=str(train_path), hint="give two files"
         )
     dataset = load_dataset(src)
+    check_savable(dataset.conversations, test_format or dataset.format, dataset.table.row_label)
     with err_console.status("finding near-duplicates and splitting…"):
         result = split_conversations(
             dataset.conversations, size, stratify, seed, near_dup_threshold
@@ -119,13 +120,16 @@ def _report(result: SplitResult, train_path: Path, test_path: Path) -> None:
     from rich.markup import escape
     from rich.table import Table
 
+    from tunestudio.data.problems import shown_label
+
     title = "stratified split" if result.stratified else "random split"
     table = Table(title=title, title_justify="left")
     table.add_column("label")
     for name in ("train", "test", "test share"):
         table.add_column(name, justify="right")
     for row in result.label_counts:
-        table.add_row(escape(row.label), f"{row.train:,}", f"{row.test:,}", f"{row.test_share:.1%}")
+        label = escape(shown_label(row.label, quote=False))
+        table.add_row(label, f"{row.train:,}", f"{row.test:,}", f"{row.test_share:.1%}")
     n_train, n_test = len(result.train), len(result.test)
     table.add_section()
     share = n_test / (n_train + n_test)

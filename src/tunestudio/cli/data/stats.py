@@ -126,10 +126,13 @@ def _labels(stats: DatasetStats) -> Table:
     from rich.markup import escape
     from rich.table import Table
 
+    from tunestudio.data.problems import shown_label
+
     table = Table(title="labels", title_justify="left")
     table.add_column("label")
     table.add_column("conversations", justify="right")
     table.add_column("share", justify="right")
     for label, count in stats.labels.items():
-        table.add_row(escape(label), f"{count:,}", f"{count / stats.conversations:.1%}")
+        shown = escape(shown_label(label, quote=False))
+        table.add_row(shown, f"{count:,}", f"{count / stats.conversations:.1%}")
     return table

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
@@ -80,7 +81,7 @@ def print_report(report: ValidationReport, show: int = 20) -> None:
     """The report for a person: a summary, problems grouped by kind, the label table."""
     console.print(_summary(report), highlight=False)
     if report.task_reason:
-        console.print(Text(f"  작업: {report.task_reason}", style="dim"))
+        console.print(_labelled("작업:", report.task_reason, "dim"))
     for code, problems in report.by_code().items():
         _print_group(report, code, problems, show)
     if report.labels:
@@ -111,6 +112,20 @@ def _summary(report: ValidationReport) -> Text:
     return text
 
 
+def _labelled(label: str, text: str, style: str) -> Padding:
+    """``  해결: …`` whose wrapped lines stay under the text, not back at column 0."""
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(no_wrap=True)
+    grid.add_column(overflow="fold")
+    grid.add_row(Text(label, style=style), Text(text, style=style))
+    return _indent(grid)
+
+
+def _indent(renderable: Table | Text) -> Padding:
+    """Two spaces before every line, wrapped ones included."""
+    return Padding(renderable, (0, 0, 0, 2), expand=False)
+
+
 def _print_group(report: ValidationReport, code: str, problems: list[Problem], show: int) -> None:
     from tunestudio.data.checks.report import CODE_TITLES
 
@@ -120,6 +135,9 @@ def _print_group(report: ValidationReport, code: str, problems: list[Problem], s
     heading.append(code, style="bold")
     heading.append(f"  {CODE_TITLES.get(code, '')} · {len(problems)}개", style="default")
     console.print(heading)
+    if code == "label-rare" and report.labels:
+        _print_rare_labels(report, problems, show)
+        return
     hints = {p.hint for p in problems}
     with_hint = len(hints) > 1
     main_file = Path(report.file).name
@@ -131,7 +149,10 @@ def _print_group(report: ValidationReport, code: str, problems: list[Problem], s
     if with_file:
         table.add_column("파일", no_wrap=True)
     if with_row:
-        table.add_column(_ROW_WORD.get(report.row_label, "행"), justify="right", no_wrap=True)
+        # a --test problem counts the rows of the test file, which may be JSONL lines
+        labels = {p.row_label for p in shown if p.row is not None}
+        row_label = labels.pop() if len(labels) == 1 else report.row_label
+        table.add_column(_ROW_WORD.get(row_label, "행"), justify="right", no_wrap=True)
     if with_column:
         table.add_column("열", no_wrap=True)
     table.add_column("내용", overflow="fold")
@@ -151,10 +172,37 @@ def _print_group(report: ValidationReport, code: str, problems: list[Problem], s
     if len(problems) > show:
         console.print(Text(f"  … 외 {len(problems) - show}개 (--json으로 모두 볼 수 있습니다)"))
     if not with_hint and problems[0].hint:
-        console.print(Text(f"  해결: {problems[0].hint}", style="green"))
+        console.print(_labelled("해결:", problems[0].hint, "green"))
+
+
+def _print_rare_labels(report: ValidationReport, problems: list[Problem], show: int) -> None:
+    """One sentence and the rare labels with their counts, instead of one sentence per label
+    (``--json`` still has one problem per label)."""
+    from tunestudio.data.checks.labels import MIN_LABEL_ROWS
+    from tunestudio.data.problems import shown_label
+
+    rare = [label for label in report.labels if label.count < MIN_LABEL_ROWS]
+    column = problems[0].column or "Completion"
+    console.print(
+        _indent(
+            Text(
+                f"{column} 열의 라벨 {len(rare)}개가 예제 {MIN_LABEL_ROWS}개 미만입니다. "
+                f"분류 튜닝은 라벨마다 {MIN_LABEL_ROWS}개 이상을 권장합니다:"
+            )
+        )
+    )
+    listed = ", ".join(f"{shown_label(r.label)} {r.count:,}개" for r in rare[:show])
+    more = (
+        f" … 외 {len(rare) - show}개 (--json으로 모두 볼 수 있습니다)" if len(rare) > show else ""
+    )
+    console.print(_indent(Text(listed + more)))
+    if problems[0].hint:
+        console.print(_labelled("해결:", problems[0].hint, "green"))
 
 
 def _label_table(report: ValidationReport) -> Table:
+    from tunestudio.data.problems import shown_label
+
     word = _ROW_WORD.get(report.row_label, "행")
     table = Table(title=f"라벨 {len(report.labels)}개", title_justify="left")
     table.add_column("라벨")
@@ -163,6 +211,9 @@ def _label_table(report: ValidationReport) -> Table:
     table.add_column(f"처음 나온 {word}", justify="right")
     for label in report.labels:
         table.add_row(
-            Text(label.label), f"{label.count:,}", f"{label.share:.1%}", str(label.first_row)
+            Text(shown_label(label.label, quote=False)),
+            f"{label.count:,}",
+            f"{label.share:.1%}",
+            str(label.first_row),
         )
     return table

@@ -34,6 +34,7 @@ def _pair_problems(view: DatasetView, pair: Pair) -> list[Problem]:
                     view.file,
                     pair.row,
                     column,
+                    view.row_label,
                 )
             )
         elif len(value) > MAX_CHARS:
@@ -46,6 +47,7 @@ def _pair_problems(view: DatasetView, pair: Pair) -> list[Problem]:
                     view.file,
                     pair.row,
                     column,
+                    view.row_label,
                 )
             )
     return out
@@ -62,6 +64,7 @@ def check_size(view: DatasetView) -> list[Problem]:
                 f"학습 예제가 {count}개뿐입니다. CLOVA Studio 튜닝에는 최소 {MIN_ROWS}개가 필요합니다",
                 f"예제를 늘리세요 (HyperCLOVA X는 {RECOMMENDED_ROWS}개 이상을 권장합니다)",
                 view.file,
+                row_label=view.row_label,
             )
         ]
     if count < RECOMMENDED_ROWS:
@@ -72,6 +75,7 @@ def check_size(view: DatasetView) -> list[Problem]:
                 f"학습 예제가 {count}개입니다. HyperCLOVA X 튜닝은 {RECOMMENDED_ROWS}개 이상을 권장합니다",
                 "예제를 더 모으면 출력 형식과 정확도가 안정됩니다",
                 view.file,
+                row_label=view.row_label,
             )
         ]
     return []

@@ -2,7 +2,8 @@
 
 The unit is a conversation (a single-turn row is a conversation of one turn): two
 conversations are duplicates when every turn's Text and Completion match after
-:func:`exact_key`; near-duplicates are found among the distinct ones with MinHash LSH.
+:func:`exact_key`; near-duplicates are found with MinHash LSH among the distinct ones (the
+first conversation of each exact group), so exact copies are listed only under ``duplicate``.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from tunestudio.data.checks.report import Task
 from tunestudio.data.checks.view import DatasetView, Pair
 from tunestudio.data.near_dup import near_duplicate_groups
 from tunestudio.data.normalize import exact_key
-from tunestudio.data.problems import Problem
+from tunestudio.data.problems import Problem, shown_label
 
 _HINT = "하나만 남기고 지우세요 (clean 레시피의 dedup 단계가 처음 것만 남깁니다)"
 
@@ -43,22 +44,26 @@ def check_duplicates(view: DatasetView, task: Task, threshold: float) -> list[Pr
         for members in groups.values()
         if len(members) > 1
     ]
-    return problems + _near(view, list(groups.values()), task, threshold)
+    return problems + _near(view, [g[0] for g in groups.values()], task, threshold)
 
 
 def _near(
-    view: DatasetView, groups: list[list[list[Pair]]], task: Task, threshold: float
+    view: DatasetView, distinct: list[list[Pair]], task: Task, threshold: float
 ) -> list[Problem]:
-    """Near-duplicates among the distinct conversations (one representative per exact group)."""
+    """Near-duplicates among the distinct conversations.
+
+    An exact duplicate is already reported under ``duplicate``, so each exact group takes part
+    only through its first conversation: the same rows are not counted twice.
+    """
     problems: list[Problem] = []
-    for near in near_duplicate_groups([_joined(g[0], task) for g in groups], threshold):
-        members = sorted((c for index in near for c in groups[index]), key=lambda c: c[0].row)
+    for near in near_duplicate_groups([_joined(c, task) for c in distinct], threshold):
+        members = sorted((distinct[index] for index in near), key=lambda c: c[0].row)
         if task == "classification" and len({_text_key(c) for c in members}) == 1:
             continue  # same Text, other label: already a label conflict
         how = f"거의 같습니다 (문자 3-gram 유사도 {threshold:.0%} 이상)"
         labels = {exact_key(c[-1].completion) for c in members}
         if task == "classification" and len(labels) > 1:
-            shown = ", ".join(f"{c[0].row} {c[-1].completion!r}" for c in members)
+            shown = ", ".join(f"{c[0].row} {shown_label(c[-1].completion)}" for c in members)
             how += f". 그런데 라벨이 서로 다릅니다 ({view.row_word} {shown})"
         problems.append(
             _problem(
@@ -85,4 +90,13 @@ def _problem(
         else f"{view.row_word} {rows}의 예제가"
     )
     first = members[0][0]
-    return Problem("warning", code, f"{what} {how}", hint, view.file, first.row, first.text_column)
+    return Problem(
+        "warning",
+        code,
+        f"{what} {how}",
+        hint,
+        view.file,
+        first.row,
+        first.text_column,
+        view.row_label,
+    )

@@ -32,7 +32,8 @@ def check_ids(table: Table, match: ColumnMatch) -> list[Problem]:
 
 
 def _problem(table: Table, index: int, column: str, code: str, message: str, hint: str) -> Problem:
-    return Problem("error", code, message, hint, table.path.name, table.row_numbers[index], column)
+    row = table.row_numbers[index]
+    return Problem("error", code, message, hint, table.path.name, row, column, table.row_label)
 
 
 def _not_whole(value: Any, name: str) -> str:

@@ -12,7 +12,7 @@ from collections import Counter
 from tunestudio.data.checks.report import LabelCount, Task
 from tunestudio.data.checks.view import DatasetView, Pair
 from tunestudio.data.normalize import exact_key, loose_key
-from tunestudio.data.problems import Problem
+from tunestudio.data.problems import Problem, shown_label
 
 MAX_LABELS = 15  # CLOVA Studio's advice for multi-class tuning
 MIN_LABEL_ROWS = 200  # CLOVA Studio's advice per class
@@ -73,9 +73,17 @@ def label_table(view: DatasetView) -> list[LabelCount]:
     return sorted(table, key=lambda c: (-c.count, c.first_row))
 
 
-def check_labels(view: DatasetView, labels: list[LabelCount]) -> list[Problem]:
-    """Too many labels, rare labels and look-alike labels."""
+def check_labels(
+    view: DatasetView, labels: list[LabelCount], size_rules: bool = True
+) -> list[Problem]:
+    """Too many labels, rare labels and look-alike labels.
+
+    The first two are advice on how much training data a label needs; ``size_rules=False``
+    (for a test set) leaves them out and checks only for look-alikes.
+    """
     column = view.pairs[0].completion_column if view.pairs else None
+    if not size_rules:
+        return _similar_labels(view, labels, column)
     problems: list[Problem] = []
     if len(labels) > MAX_LABELS:
         problems.append(
@@ -87,6 +95,7 @@ def check_labels(view: DatasetView, labels: list[LabelCount]) -> list[Problem]:
                 view.file,
                 None,
                 column,
+                view.row_label,
             )
         )
     for label in labels:
@@ -101,6 +110,7 @@ def check_labels(view: DatasetView, labels: list[LabelCount]) -> list[Problem]:
                     view.file,
                     None,
                     column,
+                    view.row_label,
                 )
             )
     return problems + _similar_labels(view, labels, column)
@@ -164,6 +174,7 @@ def _similar_problem(
         view.file,
         other.first_row,
         column,
+        view.row_label,
     )
 
 
@@ -193,6 +204,7 @@ def check_conflicts(view: DatasetView) -> list[Problem]:
                 view.file,
                 group[0].row,
                 group[0].completion_column,
+                view.row_label,
             )
         )
     return problems
@@ -200,4 +212,4 @@ def check_conflicts(view: DatasetView) -> list[Problem]:
 
 def _snippet(text: str, width: int = 40) -> str:
     flat = " ".join(text.split())
-    return repr(flat if len(flat) <= width else flat[: width - 1] + "…")
+    return shown_label(flat if len(flat) <= width else flat[: width - 1] + "…")

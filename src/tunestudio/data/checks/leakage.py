@@ -51,6 +51,8 @@ def check_leakage(train: DatasetView, test_path: Path, threshold: float) -> list
                 "있어야 합니다",
                 test.file,
                 1 if test.table.row_label == "row" else None,
+                None,
+                test.row_label,
             )
         )
     exact: dict[str, list[Pair]] = {}
@@ -103,4 +105,5 @@ def _overlap(
         test.file,
         pair.row,
         pair.text_column,
+        test.row_label,
     )

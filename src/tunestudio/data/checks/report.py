@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -152,5 +153,5 @@ class ValidationReport:
             f"데이터셋에 오류가 {len(errors)}개 있습니다:\n{shown}{more}",
             report=self,
             where=self.file,
-            hint=f"`tunestudio data validate {self.file}`로 전체 보고서를 보고 고치세요",
+            hint=f"`tunestudio data validate {shlex.quote(self.file)}`로 전체 보고서를 보고 고치세요",
         )

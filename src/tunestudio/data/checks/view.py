@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from tunestudio.data.clova import ColumnMatch, as_int, as_text, match_columns
 from tunestudio.data.formats import TESTSET_EXPECTED, dataset_from_table, detect_format
 from tunestudio.data.problems import Problem
-from tunestudio.data.table import Table
+from tunestudio.data.table import ROW_WORDS, Table
 from tunestudio.errors import DataError
 from tunestudio.types import Conversation
 
@@ -53,6 +53,11 @@ class DatasetView:
         return self.table.path.name
 
     @property
+    def row_label(self) -> str:
+        """``row``, ``line`` or ``item``: what this file's row numbers count."""
+        return self.table.row_label
+
+    @property
     def row_word(self) -> str:
         return row_word(self.table)
 
@@ -64,7 +69,7 @@ class DatasetView:
 
 def row_word(table: Table) -> str:
     """How a message names a row of this table: 행 (CSV/XLSX), 줄 (JSONL), 항목 (JSON)."""
-    return {"line": "줄", "item": "항목"}.get(table.row_label, "행")
+    return ROW_WORDS.get(table.row_label, "행")
 
 
 def build_view(table: Table) -> DatasetView:
@@ -85,10 +90,20 @@ def build_view(table: Table) -> DatasetView:
 
 
 def _clova_view(table: Table) -> DatasetView:
-    match = match_columns(table.columns)
+    # The header as written: a repeated name is one column to match (and one error to report).
+    match = match_columns(table.header or table.columns)
     view = DatasetView(table, "clova", columns=match)
     view.problems = [
-        Problem("error", "unreadable-row", i.message, i.hint, table.path.name, i.row)
+        Problem(
+            "error",
+            "unreadable-row",
+            i.message,
+            i.hint,
+            table.path.name,
+            i.row,
+            None,
+            table.row_label,
+        )
         for i in table.issues
     ]
     text_col, completion_col = match.actual("Text"), match.actual("Completion")

@@ -22,7 +22,14 @@ from tunestudio.data.clean.results import (
     StepReport,
     WorkItem,
 )
-from tunestudio.data.clean.rows import RowFn, column, dedup_step, drop_labels_step, length_step
+from tunestudio.data.clean.rows import (
+    RowFn,
+    column,
+    dedup_step,
+    drop_labels_step,
+    label_tally_key,
+    length_step,
+)
 from tunestudio.data.clean.rows import values as field_values
 from tunestudio.data.clean.text import (
     TextFn,
@@ -34,6 +41,7 @@ from tunestudio.data.clean.text import (
     squash_repeats_step,
     whitespace_step,
 )
+from tunestudio.data.problems import shown_label
 from tunestudio.types import Conversation
 
 MAX_EXAMPLES = 3
@@ -154,12 +162,12 @@ def _notes(cfg: Any, tally: Counter[str]) -> list[str]:
             probe: Counter[str] = Counter()
             relabel(key, probe)  # the tally key this entry counts under
             if not any(tally[k] for k in probe):
-                notes.append(f"relabel {key!r} matched no row")
+                notes.append(f"relabel {shown_label(key)} matched no row")
         return notes
     if isinstance(cfg, DropLabelsStep):
         return [
-            f"label {label!r} matched no row"
+            f"label {shown_label(label)} matched no row"
             for label in cfg.labels
-            if not tally[unicodedata.normalize("NFC", label.strip())]
+            if not tally[label_tally_key(unicodedata.normalize("NFC", label.strip()))]
         ]
     return []

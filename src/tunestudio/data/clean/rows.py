@@ -14,6 +14,7 @@ from tunestudio.data.clean.config import DedupStep, DropLabelsStep, LengthStep
 from tunestudio.data.clean.results import FIELD_COLUMNS, WorkItem
 from tunestudio.data.near_dup import NearDupIndex
 from tunestudio.data.normalize import exact_key, loose_key
+from tunestudio.data.problems import shown_label
 
 RowFn = Callable[[Sequence[WorkItem], Counter[str]], list[str | None]]
 
@@ -52,9 +53,14 @@ def _first_label(
     for name, turn, value in values(item, fields):
         key = unicodedata.normalize("NFC", value.strip())
         if key in labels:
-            tally[key] += 1
-            return f"{column(item, name, turn)} 값이 제거 대상 라벨 '{key}'입니다"
+            tally[label_tally_key(key)] += 1
+            return f"{column(item, name, turn)} 값이 제거 대상 라벨 {shown_label(key)}입니다"
     return None
+
+
+def label_tally_key(label: str) -> str:
+    """How a label is counted in a step's tally (and shown in the report): ``(빈 값)`` when empty."""
+    return shown_label(label, quote=False)
 
 
 def length_step(cfg: LengthStep) -> RowFn:
@@ -150,6 +156,10 @@ def _label_conflict(item: WorkItem, first: WorkItem, cfg: DedupStep) -> str:
     if mine == theirs:
         return ""
     return (
-        f" — Completion이 다릅니다('{' / '.join(mine)}' ≠ '{' / '.join(theirs)}'); "
+        f" — Completion이 다릅니다({_answers(mine)} ≠ {_answers(theirs)}); "
         "어느 쪽이 맞는지 확인하세요"
     )
+
+
+def _answers(completions: list[str]) -> str:
+    return " / ".join(shown_label(c) for c in completions)

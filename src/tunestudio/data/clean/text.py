@@ -26,6 +26,7 @@ from tunestudio.data.clean.config import (
     WhitespaceStep,
 )
 from tunestudio.data.clean.pii import EMAIL_RE, URL_RE
+from tunestudio.data.problems import shown_label
 
 TextFn = Callable[[str, Counter[str]], str]
 
@@ -139,38 +140,71 @@ def _inside(index: int, spans: list[tuple[int, int]]) -> bool:
 
 
 def delete_spans(value: str, spans: Iterable[tuple[int, int]]) -> str:
-    """Delete spans with the spaces around them; keep one space where two words would touch.
+    """Delete spans with the spaces around them, never gluing two words together.
 
-    ``좋아요 👍 감사`` → ``좋아요 감사``, ``감사합니다😊.`` → ``감사합니다.``, and a line that
-    held only deleted characters disappears with its line break.
+    Where a deleted span stood between two non-space characters one space is kept, so the
+    words it separated stay apart: ``좋아요 👍 감사`` → ``좋아요 감사``, ``ㅠㅠ 😭😭 [전화번호]`` →
+    ``ㅠㅠ [전화번호]``, ``가격♡할인`` → ``가격 할인``. The one exception is punctuation that was
+    written against the deleted characters, which joins the text beside it as punctuation
+    does: ``감사합니다😊.`` → ``감사합니다.``, ``(😊좋아)`` → ``(좋아)``. No space is added at the
+    ends of the value or of a line, and a line that held only deleted characters disappears
+    with its line break.
     """
+    # Each entry: [cut start, cut end] (the span grown over the spaces around it), then the
+    # deleted characters' own [start, end]; spans that touch through spaces become one.
     merged: list[list[int]] = []
     for start, end in sorted(spans):
-        while start > 0 and value[start - 1] in " \t":
-            start -= 1
-        while end < len(value) and value[end] in " \t":
-            end += 1
-        if merged and start <= merged[-1][1]:
-            merged[-1][1] = max(merged[-1][1], end)
+        cut_start, cut_end = _with_spaces(value, start, end)
+        if merged and cut_start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], cut_end)
+            merged[-1][3] = max(merged[-1][3], end)
         else:
-            merged.append([start, end])
-    for span in merged:
-        # A line that held nothing else goes with its line break, leaving no blank line.
-        start, end = span
-        if start == 0 or value[start - 1] == "\n":
-            if end < len(value) and value[end] == "\n":
-                span[1] = end + 1
-            elif end == len(value) and start > 0:
-                span[0] = start - 1
+            merged.append([cut_start, cut_end, start, end])
     pieces, pos = [], 0
-    for start, end in merged:
-        pieces.append(value[pos:start])
-        before = value[start - 1] if start else ""
-        after = value[end] if end < len(value) else ""
-        pieces.append(" " if before.isalnum() and after.isalnum() else "")
-        pos = end
+    for cut_start, cut_end, start, end in merged:
+        cut_start, cut_end = _with_line(value, cut_start, cut_end)
+        pieces.append(value[pos:cut_start])
+        pieces.append(_gap(value, cut_start, cut_end, start, end))
+        pos = cut_end
     pieces.append(value[pos:])
     return "".join(pieces)
+
+
+def _with_spaces(value: str, start: int, end: int) -> tuple[int, int]:
+    while start > 0 and value[start - 1] in " \t":
+        start -= 1
+    while end < len(value) and value[end] in " \t":
+        end += 1
+    return start, end
+
+
+def _with_line(value: str, start: int, end: int) -> tuple[int, int]:
+    """A line that held nothing else goes with its line break, leaving no blank line."""
+    if start == 0 or value[start - 1] == "\n":
+        if end < len(value) and value[end] == "\n":
+            return start, end + 1
+        if end == len(value) and start > 0:
+            return start - 1, end
+    return start, end
+
+
+# Punctuation that is written against the word before it (and so may follow any word).
+_CLOSING = frozenset(".,!?;:…~%。、，！？：；")
+
+
+def _gap(value: str, cut_start: int, cut_end: int, start: int, end: int) -> str:
+    """What replaces ``value[cut_start:cut_end]`` (the span ``start:end`` with its spaces)."""
+    before = value[cut_start - 1] if cut_start else ""
+    after = value[cut_end] if cut_end < len(value) else ""
+    if not before or not after or before.isspace() or after.isspace():
+        return ""  # an end of the value or of a line: nothing to keep apart
+    glued_after = cut_end == end  # no space between the span and what follows it
+    glued_before = cut_start == start
+    if glued_after and (after in _CLOSING or unicodedata.category(after) in ("Pe", "Pf")):
+        return ""
+    if glued_before and unicodedata.category(before) in ("Ps", "Pi"):
+        return ""
+    return " "
 
 
 def squash_repeats_step(cfg: SquashRepeatsStep) -> TextFn:
@@ -243,7 +277,7 @@ def relabel_step(cfg: RelabelStep) -> TextFn:
         key = unicodedata.normalize("NFC", value.strip())
         if key not in table:
             return value
-        tally[f"{key}→{table[key]}"] += 1
+        tally[f"{shown_label(key, quote=False)}→{shown_label(table[key], quote=False)}"] += 1
         return table[key]
 
     return clean
