@@ -82,19 +82,7 @@ def dataset_from_table(table: Table, fmt: str | None = None, *, strict: bool = T
         )
     if strict:
         refuse_duplicate_columns(table, kind)  # which of two same-named columns to read?
-    problems = [
-        Problem(
-            "error",
-            "unreadable-row",
-            i.message,
-            i.hint,
-            table.path.name,
-            i.row,
-            None,
-            table.row_label,
-        )
-        for i in table.issues
-    ]
+    problems = unreadable_row_problems(table)
     if kind == "clova":
         convs, more = conversations_from_table(table)
     else:
@@ -110,6 +98,23 @@ def dataset_from_table(table: Table, fmt: str | None = None, *, strict: bool = T
             hint=f"run `tunestudio data validate {shlex.quote(str(table.path))}` for the full report",
         )
     return Dataset(convs, kind, table, problems)
+
+
+def unreadable_row_problems(table: Table) -> list[Problem]:
+    """The rows the reader could not parse, as error Problems."""
+    return [
+        Problem(
+            "error",
+            "unreadable-row",
+            i.message,
+            i.hint,
+            table.path.name,
+            i.row,
+            None,
+            table.row_label,
+        )
+        for i in table.issues
+    ]
 
 
 RecordReader = Callable[[dict[str, Any]], Conversation]

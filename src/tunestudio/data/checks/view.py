@@ -10,7 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from tunestudio.data.clova import ColumnMatch, as_int, as_text, match_columns
-from tunestudio.data.formats import TESTSET_EXPECTED, dataset_from_table, detect_format
+from tunestudio.data.formats import (
+    TESTSET_EXPECTED,
+    dataset_from_table,
+    detect_format,
+    unreadable_row_problems,
+)
 from tunestudio.data.problems import Problem
 from tunestudio.data.table import ROW_WORDS, Table
 from tunestudio.errors import DataError
@@ -93,19 +98,7 @@ def _clova_view(table: Table) -> DatasetView:
     # The header as written: a repeated name is one column to match (and one error to report).
     match = match_columns(table.header or table.columns)
     view = DatasetView(table, "clova", columns=match)
-    view.problems = [
-        Problem(
-            "error",
-            "unreadable-row",
-            i.message,
-            i.hint,
-            table.path.name,
-            i.row,
-            None,
-            table.row_label,
-        )
-        for i in table.issues
-    ]
+    view.problems = unreadable_row_problems(table)
     text_col, completion_col = match.actual("Text"), match.actual("Completion")
     if text_col is None:
         return view
