@@ -1,0 +1,1 @@
+"""Tuning: one LoRA/full fine-tuning recipe, run as tracked, resumable jobs."""
