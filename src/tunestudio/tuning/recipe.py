@@ -11,17 +11,17 @@ that is stopped and resumed ends with the same weights and losses as one that ne
 
 from __future__ import annotations
 
-import json
 import math
+import os
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tunestudio.errors import ConfigError
 from tunestudio.tuning.checkpoint import (
+    checkpoint_name,
     latest_checkpoint,
     load_checkpoint,
     random_states,
@@ -29,6 +29,7 @@ from tunestudio.tuning.checkpoint import (
     save_checkpoint,
 )
 from tunestudio.tuning.dataset import Prepared, tokenize_split, validate_and_read
+from tunestudio.tuning.distributed import Parallel, device_of
 from tunestudio.tuning.errors import TuningCanceled, TuningError
 from tunestudio.tuning.model import (
     load_base,
@@ -38,6 +39,7 @@ from tunestudio.tuning.model import (
     trainable_state,
 )
 from tunestudio.tuning.packing import collate, plan_rows
+from tunestudio.tuning.result import RecipeResult, read_result, write_result
 from tunestudio.tuning.spec import TuneSpec
 from tunestudio.tuning.tokenize import IGNORE, Example
 
@@ -48,20 +50,6 @@ __all__ = ["RecipeResult", "TuningCanceled", "TuningError", "run_recipe"]
 
 OnEvent = Callable[[str, dict[str, Any]], None]
 OOM_HINT = "lower batch_size (raise grad_accum to keep the effective batch) or max_length"
-
-
-@dataclass
-class RecipeResult:
-    """What a finished run produced; ``model_spec`` can be loaded and chatted with at once."""
-
-    model_spec: str
-    adapter_path: Path
-    merged_path: Path | None
-    dataset_sha256: str
-    labels: list[str]
-    loss_history: list[dict[str, Any]] = field(default_factory=list)
-    steps: int = 0
-    final_loss: float | None = None
 
 
 def run_recipe(
@@ -75,44 +63,63 @@ def run_recipe(
 
     Raises DatasetInvalidError before any training when the data has errors, ConfigError for a
     bad setting, TuningError (out of memory, …) and TuningCanceled when ``should_stop()`` says so.
+    With ``spec.num_processes > 1`` it launches that many data-parallel ranks (see distributed.py).
     """
+    from tunestudio.tuning import distributed
+
+    emit: OnEvent = on_event or (lambda kind, data: None)
+    stop = should_stop or (lambda: False)
+    out_dir = Path(out_dir)
+    _check_spec(spec)
+    if spec.num_processes == 1:
+        return train_here(spec, out_dir, emit, stop, Parallel())
+    if distributed.inside_launch():  # started by torchrun / accelerate launch ourselves
+        par = distributed.rank_parallel()
+        return train_here(spec, out_dir, emit if par.main else lambda k, d: None, stop, par)
+    validate_and_read(spec)  # block on bad data here, before any process starts
+    return distributed.launch(spec, out_dir, emit, stop)
+
+
+def train_here(
+    spec: TuneSpec, out_dir: Path, emit: OnEvent, should_stop: Callable[[], bool], par: Parallel
+) -> RecipeResult:
+    """The recipe in this process, as one of ``par.world`` data-parallel ranks."""
     import torch
 
     from tunestudio.models.hf_load import pick_device
 
-    emit: OnEvent = on_event or (lambda kind, data: None)
-    out_dir = Path(out_dir)
     _check_spec(spec)
     prepared = validate_and_read(spec)
     torch.manual_seed(spec.seed)  # LoRA's initial weights and the first dropout masks
     random.seed(spec.seed)
-    model, tokenizer, base_ref = load_base(spec, pick_device(None))
+    model, tokenizer, base_ref = load_base(spec, device_of(par) or pick_device(None))
     _check_length(spec, model)
     tokenize_split(prepared, tokenizer, spec)
     model = make_trainable(model, spec, base_ref)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "tune_spec.json").write_text(spec.model_dump_json(indent=2), "utf-8")
-    run = _Run(spec, model, prepared, tokenizer.pad_token_id, out_dir, emit)
+    if par.main:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / "tune_spec.json").write_text(spec.model_dump_json(indent=2), "utf-8")
+    run = _Run(spec, model, prepared, tokenizer.pad_token_id, out_dir, emit, par)
     try:
-        run.train(should_stop or (lambda: False))
+        run.train(should_stop)
     except torch.OutOfMemoryError as exc:
         raise TuningError("out of memory while training", hint=OOM_HINT) from exc
     except RuntimeError as exc:
         if "memory" not in str(exc).lower():
             raise
         raise TuningError(f"out of memory while training: {exc}", hint=OOM_HINT) from exc
-    main_path, merged_path = save_model(model, tokenizer, out_dir, spec)
-    return _finish(spec, out_dir, prepared, run, main_path, merged_path, emit)
+    processes = par.gather({"rank": par.rank, "pid": os.getpid(), "tokens": run.tokens})
+    if not par.main:  # rank 0 writes the outputs; the others wait until they are complete
+        par.barrier()
+        return read_result(out_dir)
+    paths = save_model(model, tokenizer, out_dir, spec)
+    result = _finish(spec, out_dir, prepared, run, paths, emit, processes)
+    par.barrier()
+    return result
 
 
 def _check_spec(spec: TuneSpec) -> None:
     """Settings pydantic cannot judge alone."""
-    if spec.num_processes > 1:
-        raise ConfigError(
-            f"num_processes={spec.num_processes}: data-parallel training is not available yet",
-            where="num_processes",
-            hint="use num_processes=1",
-        )
     if not spec.data.is_file():
         raise ConfigError(
             f"dataset not found: {spec.data}", where="data", hint="give the path of the data file"
@@ -140,14 +147,17 @@ class _Run:
         pad_id: int,
         out_dir: Path,
         emit: OnEvent,
+        par: Parallel,
     ) -> None:
         import torch
         from transformers import get_linear_schedule_with_warmup
 
         self.spec, self.model, self.prepared, self.pad_id = spec, model, prepared, pad_id
-        self.emit, self.checkpoints = emit, out_dir / "checkpoints"
+        self.emit, self.checkpoints, self.par = emit, out_dir / "checkpoints", par
         self.rows = plan_rows(prepared.train, spec.max_length, spec.packing)
-        batches = math.ceil(len(self.rows) / spec.batch_size)
+        # Each rank gets every world-th row (padded like DistributedSampler), so an update
+        # covers batch_size × num_processes × grad_accum rows.
+        batches = math.ceil(math.ceil(len(self.rows) / par.world) / spec.batch_size)
         self.updates_per_epoch = math.ceil(batches / spec.grad_accum)
         self.total_steps = self.updates_per_epoch * spec.epochs
         params = [p for p in model.parameters() if p.requires_grad]
@@ -156,7 +166,9 @@ class _Run:
         )
         warmup = round(spec.warmup_ratio * self.total_steps)
         self.scheduler = get_linear_schedule_with_warmup(self.optimizer, warmup, self.total_steps)
-        self.step = 0
+        # The scheduler stays ours: accelerate's wrapper would step it once per process.
+        self.trainer, self.optimizer = par.prepare(model, self.optimizer)
+        self.step, self.tokens = 0, 0
         self.history: list[dict[str, Any]] = []
 
     def train(self, should_stop: Callable[[], bool]) -> None:
@@ -166,10 +178,12 @@ class _Run:
         self.model.train()
         started, tokens = time.perf_counter(), 0
         while self.step < self.total_steps:
-            if should_stop():
+            if self.par.any(should_stop()):  # every rank stops at the same step
                 raise TuningCanceled(self.step, str(self._save()))
             loss, seen = self._update(self._update_batches(self.step))
             self.step += 1
+            self.tokens += seen
+            seen = int(self.par.sum(seen)[0])
             tokens += seen
             elapsed = time.perf_counter() - started
             self._record(loss, tokens / max(elapsed, 1e-9), elapsed)
@@ -190,6 +204,7 @@ class _Run:
             "evalRows": len(self.prepared.eval),
             "packedRows": len(self.rows),
             "truncatedRows": self.prepared.truncated,
+            "numProcesses": self.par.world,
         }
         if self.prepared.task_type == "CLASSIFICATION":
             data["labels"] = self.prepared.labels
@@ -202,6 +217,8 @@ class _Run:
         epoch, index = divmod(step, self.updates_per_epoch)
         generator = torch.Generator().manual_seed(self.spec.seed * 1000 + epoch)
         order = torch.randperm(len(self.rows), generator=generator).tolist()
+        world = self.par.world
+        order = (order * world)[: math.ceil(len(order) / world) * world][self.par.rank :: world]
         size = self.spec.batch_size
         first = index * self.spec.grad_accum
         batches = []
@@ -215,14 +232,16 @@ class _Run:
         """One optimizer update over micro-batches; loss is the mean over all target tokens."""
         import torch
 
-        targets = sum(
+        local = sum(
             e.target_tokens - (e.labels[0] != IGNORE) for b in batches for r in b for e in r
         )
+        # DDP averages gradients over ranks; scaling by world makes it the global token mean.
+        targets = max(self.par.sum(local)[0], 1) / self.par.world
         total, seen = 0.0, 0
-        for rows in batches:
-            tensors = collate(rows, self.pad_id)
-            loss_sum = self._loss_sum(tensors)
-            (loss_sum / max(targets, 1)).backward()
+        for i, rows in enumerate(batches):
+            with self.par.no_sync(self.trainer, skip=i < len(batches) - 1):
+                loss_sum = self._loss_sum(collate(rows, self.pad_id), self.trainer)
+                self.par.backward(loss_sum / targets)
             total += loss_sum.item()
             seen += sum(len(e.input_ids) for r in rows for e in r)
         params = [p for p in self.model.parameters() if p.requires_grad]
@@ -230,9 +249,9 @@ class _Run:
         self.optimizer.step()
         self.scheduler.step()
         self.optimizer.zero_grad(set_to_none=True)
-        return total / max(targets, 1), seen
+        return self.par.sum(total)[0] / (targets * self.par.world), seen
 
-    def _loss_sum(self, tensors: dict[str, torch.Tensor | None]) -> torch.Tensor:
+    def _loss_sum(self, tensors: dict[str, torch.Tensor | None], model: Any) -> torch.Tensor:
         """Summed next-token cross-entropy over the labelled positions of one batch."""
         import torch
 
@@ -240,7 +259,7 @@ class _Run:
         moved = {k: v.to(device) if v is not None else None for k, v in tensors.items()}
         labels = moved.pop("labels")
         assert labels is not None
-        logits = self.model(**moved, use_cache=False).logits
+        logits = model(**moved, use_cache=False).logits
         return torch.nn.functional.cross_entropy(
             logits[:, :-1].flatten(0, 1).float(),
             labels[:, 1:].flatten(),
@@ -272,7 +291,8 @@ class _Run:
         with torch.no_grad():
             for start in range(0, len(self.prepared.eval), self.spec.batch_size):
                 chunk = self.prepared.eval[start : start + self.spec.batch_size]
-                total += self._loss_sum(collate([[e] for e in chunk], self.pad_id)).item()
+                batch = collate([[e] for e in chunk], self.pad_id)
+                total += self._loss_sum(batch, self.model).item()
                 count += sum(e.target_tokens - (e.labels[0] != IGNORE) for e in chunk)
         self.model.train()
         loss = total / max(count, 1)
@@ -281,6 +301,11 @@ class _Run:
         self.emit("eval", {"step": self.step, "evalLoss": loss})
 
     def _save(self) -> Path:
+        """Rank 0 writes the checkpoint while the other ranks wait for it."""
+        self.par.barrier()
+        if not self.par.main:
+            self.par.barrier()
+            return self.checkpoints / checkpoint_name(self.step)
         state = {
             "weights": trainable_state(self.model),
             "optimizer": self.optimizer.state_dict(),
@@ -291,9 +316,11 @@ class _Run:
         meta = {
             "epoch": math.ceil(self.step / self.updates_per_epoch),
             "totalSteps": self.total_steps,
+            "numProcesses": self.par.world,
         }
         path = save_checkpoint(self.checkpoints, self.step, state, meta)
         self.emit("checkpoint", {"step": self.step, "path": str(path)})
+        self.par.barrier()
         return path
 
     def _resume(self) -> None:
@@ -302,7 +329,8 @@ class _Run:
         if path is None:
             return
         state, meta = load_checkpoint(path)
-        if meta.get("totalSteps") != self.total_steps:
+        settings = (meta.get("totalSteps"), meta.get("numProcesses", 1))
+        if settings != (self.total_steps, self.par.world):
             raise TuningError(
                 f"the checkpoint {path} belongs to a run with different settings or data",
                 where=str(path),
@@ -322,43 +350,11 @@ def _finish(
     out_dir: Path,
     prepared: Prepared,
     run: _Run,
-    main_path: Path,
-    merged_path: Path | None,
+    paths: tuple[Path, Path | None],
     emit: OnEvent,
+    processes: list[dict[str, Any]],
 ) -> RecipeResult:
     """Write result.json and loss_history.jsonl, emit "done", and return the result."""
-    history = run.history
-    final = history[-1]["trainLoss"] if history else None
-    result = RecipeResult(
-        model_spec=f"hf:{main_path}",
-        adapter_path=main_path,
-        merged_path=merged_path,
-        dataset_sha256=prepared.sha256,
-        labels=prepared.labels,
-        loss_history=history,
-        steps=run.step,
-        final_loss=final,
-    )
-    lines = "".join(json.dumps(entry, ensure_ascii=False) + "\n" for entry in history)
-    (out_dir / "loss_history.jsonl").write_text(lines, "utf-8")
-    summary = {
-        "modelSpec": result.model_spec,
-        "adapterPath": str(main_path),
-        "mergedPath": str(merged_path) if merged_path else None,
-        "datasetSha256": prepared.sha256,
-        "taskType": prepared.task_type,
-        "labels": prepared.labels,
-        "steps": run.step,
-        "finalLoss": final,
-        "method": spec.method,
-    }
-    (out_dir / "result.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2), "utf-8")
-    emit(
-        "done",
-        {
-            "adapterPath": str(main_path),
-            "mergedPath": summary["mergedPath"],
-            "modelSpec": result.model_spec,
-        },
-    )
-    return result
+    summary = write_result(spec, out_dir, prepared, run.history, paths, processes)
+    emit("done", {k: summary[k] for k in ("adapterPath", "mergedPath", "modelSpec")})
+    return read_result(out_dir)

@@ -96,6 +96,9 @@ def test_kill_9_worker_then_resume(tmp_path: Path) -> None:
     first.wait()
     _until(lambda: not _alive(child_pid), timeout=10)  # no orphaned training
     assert store.get(job_id).status == JobStatus.RUNNING  # abandoned, not failed
+    # A `--once` worker started before the dead worker's heartbeat is stale (1 s) would
+    # rightly find nothing to claim and exit; give the heartbeat time to go stale.
+    time.sleep(1.5)
 
     second = _worker_process()
     out, _ = second.communicate(timeout=60)
