@@ -1,0 +1,252 @@
+"""Tuning throughput: the recipe (padded and packed) vs a plain HF Trainer + peft script.
+
+All three runs train LoRA on the built-in ``tiny`` model over the same first ``--rows``
+conversations of examples/inquiry/train.csv, in this process, one after the other, with the same
+LoRA settings (r, alpha, dropout, all linear layers), batch size, max length, epochs, learning
+rate, warmup and seed. The Trainer side is fed the recipe's own ``tokenize.encode`` output
+(assistant-only labels) through transformers' ``DataCollatorForSeq2Seq`` (right padding, -100
+labels on padding), so only the training machinery differs.
+
+    .venv/bin/python bench/bench_tune.py [--data examples/inquiry/train.csv] [--rows 400]
+        [--epochs 1] [--batch-size 8] [--max-length 512] [--repeat 2]
+
+Throughput is real (non-padding) tokens per second of wall time inside the training loop: from
+the loop's start to the end of the last optimizer step, without model loading, tokenization or
+saving. Each run is repeated ``--repeat`` times in turns (so a busy spell slows every side) and
+the fastest kept. No assertions: numbers go to docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from transformers import TrainerCallback
+
+from tunestudio.tuning.spec import TuneSpec
+from tunestudio.tuning.tokenize import Example
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class Timing:
+    """One side's best run: seconds in the training loop and the sequences it processed."""
+
+    label: str
+    seconds: float = math.inf
+    cpu: float = math.inf  # this process's CPU time, all threads: steadier on a busy host
+    sequences: int = 0  # rows fed to the model per epoch (packed rows hold several examples)
+
+    def keep(self, spent: tuple[float, float]) -> None:
+        """Keep the faster of this run and the best so far (wall and CPU separately)."""
+        self.seconds, self.cpu = min(self.seconds, spent[0]), min(self.cpu, spent[1])
+
+
+def subset_file(data: Path, rows: int, folder: Path) -> tuple[Path, int]:
+    """The first ``rows`` conversations of ``data`` as a CLOVA CSV the recipe can read."""
+    from tunestudio.data.formats import load_dataset, save_dataset
+
+    conversations = load_dataset(data).conversations[:rows]
+    return save_dataset(conversations, folder / "train.csv"), len(conversations)
+
+
+def encode_all(spec: TuneSpec, tokenizer: Any) -> list[Example]:
+    """The recipe's tokenization of every conversation it would train on."""
+    from tunestudio.data.formats import load_dataset
+    from tunestudio.tuning.tokenize import encode
+
+    conversations = load_dataset(spec.data).conversations
+    examples = [encode(tokenizer, c.messages(), spec.max_length) for c in conversations]
+    return [e for e in examples if e.target_tokens > 0]  # as tokenize_split skips them
+
+
+class Clock:
+    """Wall and CPU time from ``start()`` to the latest ``stop()``."""
+
+    def __init__(self) -> None:
+        self.began = self.ended = (0.0, 0.0)
+
+    def start(self) -> None:
+        self.began = (time.perf_counter(), time.process_time())
+
+    def stop(self) -> None:
+        self.ended = (time.perf_counter(), time.process_time())
+
+    @property
+    def spent(self) -> tuple[float, float]:
+        return self.ended[0] - self.began[0], self.ended[1] - self.began[1]
+
+
+class LoopClock(TrainerCallback):
+    """Times the Trainer loop: from its start to the end of its last optimizer step."""
+
+    def __init__(self) -> None:
+        self.clock = Clock()
+
+    def on_train_begin(self, *args: Any, **kwargs: Any) -> None:
+        self.clock.start()
+
+    def on_step_end(self, *args: Any, **kwargs: Any) -> None:
+        self.clock.stop()
+
+
+def run_trainer(
+    spec: TuneSpec, examples: list[Example], tokenizer: Any, out: Path
+) -> tuple[float, float]:
+    """A plain Trainer + peft LoRA run; returns (wall, CPU) seconds of its training loop."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import (
+        AutoModelForCausalLM,
+        DataCollatorForSeq2Seq,
+        Trainer,
+        TrainingArguments,
+    )
+
+    from tunestudio.models.tiny import ensure_tiny
+
+    torch.manual_seed(spec.seed)
+    model = AutoModelForCausalLM.from_pretrained(ensure_tiny(), dtype=torch.float32)
+    lora = LoraConfig(
+        r=spec.lora_r,
+        lora_alpha=spec.lora_alpha,
+        lora_dropout=spec.lora_dropout,
+        target_modules=spec.target_modules or "all-linear",
+        task_type="CAUSAL_LM",
+    )
+    peft_model = get_peft_model(model, lora)
+    steps = math.ceil(len(examples) / spec.batch_size) * spec.epochs
+    args = TrainingArguments(
+        output_dir=str(out),
+        per_device_train_batch_size=spec.batch_size,
+        num_train_epochs=spec.epochs,
+        learning_rate=spec.learning_rate,
+        warmup_steps=round(spec.warmup_ratio * steps),  # the recipe's rounding
+        weight_decay=spec.weight_decay,
+        lr_scheduler_type="linear",
+        max_grad_norm=1.0,
+        seed=spec.seed,
+        use_cpu=True,
+        save_strategy="no",
+        logging_strategy="no",
+        report_to="none",
+        disable_tqdm=True,
+        remove_unused_columns=False,
+    )
+    tokenizer.padding_side = "right"  # training pads after the text
+    rows = [{"input_ids": e.input_ids, "labels": e.labels} for e in examples]
+    collator = DataCollatorForSeq2Seq(tokenizer, padding="longest", label_pad_token_id=-100)
+    clock = LoopClock()
+    trainer = Trainer(
+        model=peft_model,
+        args=args,
+        train_dataset=rows,  # a list is a map-style dataset
+        data_collator=collator,
+        callbacks=[clock],
+    )
+    trainer.train()
+    return clock.clock.spent
+
+
+def run_ours(spec: TuneSpec, out: Path) -> tuple[tuple[float, float], int]:
+    """The recipe; returns (wall, CPU) seconds of its loop and the rows it feeds per epoch.
+
+    The loop runs from the "prepared" event (emitted just before it starts) to the last "step".
+    """
+    from tunestudio.tuning.recipe import run_recipe
+
+    clock, rows = Clock(), 0
+
+    def on_event(kind: str, data: dict[str, Any]) -> None:
+        nonlocal rows
+        if kind == "prepared":
+            rows = int(data["packedRows"])
+            clock.start()
+        elif kind == "step":
+            clock.stop()
+
+    run_recipe(spec, out, on_event=on_event)
+    return clock.spent, rows
+
+
+def measure(spec: TuneSpec, examples: list[Example], tokenizer: Any, repeat: int) -> list[Timing]:
+    """Best loop time of each side over ``repeat`` rounds, taken in turns."""
+    padded = spec.model_copy(update={"packing": False})
+    packed = spec.model_copy(update={"packing": True})
+    timings = [
+        Timing("HF Trainer + peft", sequences=len(examples)),
+        Timing("recipe"),
+        Timing("recipe --packing"),
+    ]
+    for _ in range(repeat):
+        with tempfile.TemporaryDirectory() as tmp:
+            spent = run_trainer(spec, examples, tokenizer, Path(tmp) / "trainer")
+            timings[0].keep(spent)
+            for timing, variant, name in ((timings[1], padded, "a"), (timings[2], packed, "b")):
+                spent, timing.sequences = run_ours(variant, Path(tmp) / name)
+                timing.keep(spent)
+    return timings
+
+
+def report(spec: TuneSpec, rows: int, examples: list[Example], timings: list[Timing]) -> None:
+    """Print the settings and the table: method, seconds, real tokens/s, ratio vs Trainer."""
+    tokens = sum(len(e.input_ids) for e in examples) * spec.epochs
+    print(
+        f"model: tiny, data: {spec.data.name} ({rows} rows, {len(examples)} trained), "
+        f"{tokens / spec.epochs / len(examples):.0f} tokens per row, epochs {spec.epochs}, "
+        f"batch {spec.batch_size}, max_length {spec.max_length}, "
+        f"LoRA r={spec.lora_r} alpha={spec.lora_alpha} all-linear"
+    )
+    print(f"real tokens trained: {tokens}")
+    print(
+        f"{'method':<18} {'seqs/epoch':>10} {'seconds':>8} {'real tokens/s':>14} {'ratio':>6}"
+        f"   {'cpu s':>7} {'tokens/cpu-s':>12} {'ratio':>6}"
+    )
+    first = timings[0]
+    for t in timings:
+        rate, cpu_rate = tokens / t.seconds, tokens / t.cpu
+        print(
+            f"{t.label:<18} {t.sequences:>10} {t.seconds:>8.2f} {rate:>14.0f} "
+            f"{first.seconds / t.seconds:>5.2f}x   {t.cpu:>7.2f} {cpu_rate:>12.0f} "
+            f"{first.cpu / t.cpu:>5.2f}x"
+        )
+    print("goals: recipe >= 1.0x, recipe --packing >= 1.5x (vs HF Trainer + peft)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=REPO / "examples/inquiry/train.csv")
+    parser.add_argument("--rows", type=int, default=400, help="first N conversations")
+    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--max-length", type=int, default=512, help="also the packed row width")
+    parser.add_argument("--repeat", type=int, default=2, help="rounds; the fastest is kept")
+    args = parser.parse_args()
+
+    from tunestudio.models.hf_load import load_tokenizer
+    from tunestudio.models.tiny import ensure_tiny
+
+    with tempfile.TemporaryDirectory() as tmp:
+        data, rows = subset_file(args.data, args.rows, Path(tmp))
+        spec = TuneSpec(
+            model="tiny",
+            data=data,
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            max_length=args.max_length,
+            checkpoint_every=1_000_000,  # the Trainer side saves nothing either
+        )
+        tokenizer = load_tokenizer(str(ensure_tiny()))
+        examples = encode_all(spec, tokenizer)
+        timings = measure(spec, examples, tokenizer, args.repeat)
+        report(spec, rows, examples, timings)
+
+
+if __name__ == "__main__":
+    main()
