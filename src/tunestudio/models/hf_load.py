@@ -49,7 +49,7 @@ def _local(target: str, what: str) -> str:
     path = Path(target).expanduser()
     if not path.exists():
         raise ModelError(
-            f"{what} not found: {target}",
+            f"{what} not found",
             where=target,
             hint="check the path; relative paths are from the current directory",
         )
@@ -62,7 +62,7 @@ def _base_of_adapter(adapter_dir: str) -> str:
     try:
         base = json.loads(config_file.read_text(encoding="utf-8")).get("base_model_name_or_path")
     except (OSError, ValueError) as exc:
-        raise ModelError(f"cannot read {config_file}: {exc}", where=str(config_file)) from exc
+        raise ModelError(f"cannot read the adapter config: {exc}", where=str(config_file)) from exc
     if not base:
         raise ModelError(
             "the adapter does not name its base model (no base_model_name_or_path)",
@@ -82,7 +82,7 @@ def _resolve_base(target: str) -> str:
         path = _local(target, "model directory")
         if not (Path(path) / "config.json").exists():
             raise ModelError(
-                f"{target} is not a Hugging Face model directory (it has no config.json)",
+                "not a Hugging Face model directory (it has no config.json)",
                 where=target,
                 hint="point at the folder that holds config.json and the weights",
             )
@@ -101,7 +101,7 @@ def resolve_sources(target: str, adapter: str | None) -> Sources:
         adapter = _local(adapter, "adapter directory")
         if not (Path(adapter) / "adapter_config.json").exists():
             raise ModelError(
-                f"{adapter} is not a peft adapter directory (it has no adapter_config.json)",
+                "not a peft adapter directory (it has no adapter_config.json)",
                 where=adapter,
                 hint="point at the folder a tuning run saved its adapter to",
             )
@@ -201,7 +201,7 @@ def load_tokenizer(source: str) -> PreTrainedTokenizerBase:
         tokenizer.pad_token = tokenizer.eos_token
     if not getattr(tokenizer, "chat_template", None):
         raise ModelError(
-            f"the tokenizer of {source!r} has no chat template",
+            "the model's tokenizer has no chat template",
             where=source,
             hint="use an instruction-tuned (chat) model, or add a chat_template to its "
             "tokenizer_config.json",
@@ -234,7 +234,7 @@ def load_model(
         peft_model = PeftModel.from_pretrained(model, sources.adapter)
     except (OSError, ValueError, KeyError, RuntimeError) as exc:
         raise ModelError(
-            f"cannot apply the adapter {sources.adapter} to {sources.base}: {exc}",
+            f"cannot apply the adapter to the base model {sources.base}: {exc}",
             where=sources.adapter,
             hint="check that the adapter was trained on this base model",
         ) from exc

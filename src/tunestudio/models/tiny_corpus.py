@@ -76,7 +76,7 @@ class CorpusSize:
 
     inquiries: int = 6000
     services: int = 1500
-    replies: int = 1200
+    replies: int = 600
     echo: int = 1500
     pick: int = 800
     countries: int = 500

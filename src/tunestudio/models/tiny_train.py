@@ -23,10 +23,10 @@ class TrainSettings:
     """Hyper-parameters of the pre-training run, chosen by measuring on a 2-core CPU.
 
     How well a later LoRA run takes hold depends on how far pre-training got: bases stopped at
-    200 steps (lr 3e-3) stayed near chance (7-17%) after a 100-second LoRA run on the inquiry
-    task; bases past a sharp drop in loss, which came at 220-300 steps, reached 40-65%
-    (seed-dependent). A peak lr of 6e-3 gets there within 240 steps, about a minute on one
-    core.
+    200 steps (lr 3e-3) stayed near chance (7-17%) after 100 CPU-seconds of LoRA on the inquiry
+    task, while bases past a sharp drop in loss, which came at 220-300 steps, reached 45-75%
+    (seed-dependent) after 150. A peak lr of 6e-3 gets there within 240 steps, about a minute
+    on one core.
     """
 
     steps: int = 240

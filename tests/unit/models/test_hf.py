@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.model_fixtures import build_random_llama
 from tunestudio.errors import ConfigError, ContextLengthError, ModelError, ModelRequestError
 from tunestudio.models import Backend, load_backend
 from tunestudio.models.hf import HFBackend
@@ -275,3 +276,12 @@ def test_broken_weights_are_a_clear_error(random_llama: Path, tmp_path: Path) ->
         load_backend(f"hf:{broken}")
     assert info.value.where == str(broken)
     assert info.value.hint and "complete" in info.value.hint
+
+
+def test_adapter_for_another_base_is_a_clear_error(random_llama: Path, tmp_path: Path) -> None:
+    wider = build_random_llama(tmp_path / "wider", hidden_size=64)
+    adapter = _make_adapter(wider, tmp_path / "adapter")
+    with pytest.raises(ModelError, match="cannot apply the adapter") as info:
+        load_backend(f"hf:{random_llama}@{adapter}")
+    assert info.value.where == str(adapter)
+    assert info.value.hint == "check that the adapter was trained on this base model"
