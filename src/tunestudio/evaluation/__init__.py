@@ -1,0 +1,1 @@
+"""Evaluation: score saved predictions (no regeneration), compare runs, judge with a model."""
