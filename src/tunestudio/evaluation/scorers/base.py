@@ -13,12 +13,30 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from tunestudio.errors import DataError
 from tunestudio.evaluation.predictions import Prediction
 
 CORRECT = ""
 GENERATION_FAILED = "generation_failed"
 FORMAT_INVALID = "format_invalid"
 WRONG = "wrong"
+NO_EXPECTED = "no_expected"  # match None: the row has no expected answer to compare with
+
+
+class RowDataError(DataError):
+    """One row's data cannot be scored (e.g. an expected value that is not a known label).
+
+    Scorers see predictions without their file, so they give the row's ``index`` (and the
+    ``column``); the caller turns it into ``test.xlsx row 12, column expected`` with
+    :meth:`Predictions.where <tunestudio.evaluation.predictions.Predictions.where>`.
+    """
+
+    def __init__(
+        self, message: str, *, index: int, column: str | None = None, hint: str | None = None
+    ):
+        super().__init__(message, where=f"item {index + 1}", hint=hint)
+        self.index = index
+        self.column = column
 
 
 @dataclass
