@@ -22,6 +22,7 @@ from tunestudio.config import Settings
 from tunestudio.errors import ConfigError, TuneStudioError
 from tunestudio.models.registry import load_backend
 from tunestudio.server.auth import Authenticator
+from tunestudio.server.clova.routes import CLOVA
 from tunestudio.server.config import ServerConfig
 from tunestudio.server.dialects import Dialect
 from tunestudio.server.errors import ApiError, BodyTooLarge, ErrorKind, to_api_error
@@ -41,7 +42,7 @@ from tunestudio.tuning.jobs import JobStore
 from tunestudio.tuning.worker import Worker
 
 # Every dialect the server speaks; errors on paths no dialect owns use the first one's envelope.
-DIALECTS: tuple[Dialect, ...] = (OPENAI,)
+DIALECTS: tuple[Dialect, ...] = (OPENAI, CLOVA)
 
 
 def build_app(
@@ -123,7 +124,8 @@ def _routing_error(request: Request, exc: HTTPException, limit: int) -> Exceptio
         return ApiError(
             f"there is no endpoint {where}",
             kind=ErrorKind.NOT_FOUND,
-            hint="the OpenAI API is under /v1 (e.g. POST /v1/chat/completions, GET /v1/models)",
+            hint="the OpenAI API is under /v1 (e.g. POST /v1/chat/completions, GET /v1/models); "
+            "CLOVA Studio's under /v1 and /v3 (e.g. POST /v3/chat-completions/{model})",
         )
     if exc.status_code == 405:
         return ApiError(f"{where} is not allowed here", kind=ErrorKind.METHOD_NOT_ALLOWED)
