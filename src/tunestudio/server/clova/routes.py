@@ -1,5 +1,6 @@
-"""The CLOVA Studio dialect's routes: chat v1 and v3, tuned tasks, the access-token flow, and
-(from :mod:`.tools`) the chat tokenizer and the sliding window.
+"""The CLOVA Studio dialect's routes: chat v1 and v3, tuned tasks, the access-token flow,
+(from :mod:`.tools`) the chat tokenizer and the sliding window, and (from :mod:`.tuning`) the
+tuning API.
 
 Every path is served bare (``/v3/chat-completions/HCX-005``, as CLOVA documents it since
 2025-07) and under the ``/testapp`` and ``/serviceapp`` prefixes that older keys used
@@ -21,7 +22,7 @@ from starlette.responses import Response, StreamingResponse
 from tunestudio.models.base import StreamChunk
 from tunestudio.models.clova_wire import V1_MODELS, V3_MODELS
 from tunestudio.server.auth import basic_credentials, require
-from tunestudio.server.clova import tools
+from tunestudio.server.clova import tools, tuning
 from tunestudio.server.clova.envelope import ErrorResponse, ok, render_error
 from tunestudio.server.clova.protocol import CoreChat, V1Request, V1Result, V3Request, V3Result
 from tunestudio.server.clova.sse import MEDIA_TYPE, EventEncoder
@@ -42,8 +43,8 @@ ERRORS: dict[int | str, dict[str, Any]] = {
         400: "40001 invalid field, 40002 unsupported field, 40003 context length exceeded, "
         "40004 text empty, 40080 model not found, 40084 unsupported API for model",
         401: "40100 no credentials, 40103 access token expired, 40104 invalid key",
-        403: "40300 the key lacks the chat scope",
-        404: "40400 no such task, or the task has not SUCCEEDED",
+        403: "40300 the key lacks the chat (or, for tuning, the tune) scope",
+        404: "40400 no such task, or (for chat) the task has not SUCCEEDED",
         413: "41300 request body too large",
         429: "42901 rate limit exceeded (Retry-After)",
         503: "50300 the model cannot be loaded or its API failed",
@@ -196,12 +197,14 @@ def _router() -> APIRouter:
     router = APIRouter(responses=ERRORS)
     for prefix in APP_PREFIXES:
         _routes(router, prefix)
+    tuning.add_routes(router)  # /tuning/v2/tasks and /v2/tasks (no app prefixes)
     return router
 
 
 # The paths whose errors CLOVA's envelope renders: all of /v2 and /v3 (no other dialect uses
 # them), and CLOVA's paths under /v1, which it shares with the OpenAI dialect.
 PREFIXES: tuple[str, ...] = (
+    "/tuning/",
     "/testapp/",
     "/serviceapp/",
     "/v2/",
