@@ -191,6 +191,10 @@ def _from_pretrained(loader: Any, source: str, what: str, **kwargs: Any) -> Any:
         ) from exc
 
 
+# Public name for other loaders (ops.embeddings loads encoders with it).
+from_pretrained = _from_pretrained
+
+
 def load_tokenizer(source: str) -> PreTrainedTokenizerBase:
     """The tokenizer, left-padding, with a pad token (eos when it has none), and a chat template."""
     from transformers import AutoTokenizer

@@ -15,6 +15,7 @@ from typing import Any
 from anyio import to_thread
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
@@ -94,7 +95,23 @@ def build_app(
     for dialect in DIALECTS:
         app.include_router(dialect.router)
     app.add_api_route("/healthz", _healthz, methods=["GET"], include_in_schema=False)
+    app.openapi = lambda: _honest_openapi(app)  # type: ignore[method-assign]
     return app
+
+
+def _honest_openapi(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's schema without the 422 it adds to every operation with a body or parameters:
+    this server answers invalid requests with 400 in the dialect's envelope (documented by
+    each router), never 422."""
+    if app.openapi_schema is None:
+        schema = get_openapi(
+            title=app.title, version=app.version, summary=app.summary, routes=app.routes
+        )
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                operation.get("responses", {}).pop("422", None)
+        app.openapi_schema = schema
+    return app.openapi_schema
 
 
 def _renderer(state: ServerState) -> ErrorRenderer:

@@ -10,6 +10,10 @@ A ``serve.yaml``::
     # or as a list, with loader options:
     # models:
     #   - {name: qwen, spec: "hf:./models/qwen", options: {device: cpu}}
+    #   - {name: bge-m3, spec: "hf:./models/bge-m3", kind: embedding}
+
+An entry with ``kind: embedding`` answers ``/v1/embeddings`` and CLOVA's embedding v2 and
+segmentation tools (the first such entry, or the one named ``bge-m3``) instead of chat.
 
 With no models configured the built-in ``tiny`` is served as ``tiny``. A SUCCEEDED tuning job
 of the store is served by its job id as well (see ``tunestudio.server.registry``).
@@ -19,7 +23,7 @@ from __future__ import annotations
 
 import ipaddress
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -39,6 +43,9 @@ class ModelEntry(BaseModel):
     spec: str = Field(description="Model spec: tiny, hf:<path>[@<adapter>], clova:…, openai:….")
     options: dict[str, Any] = Field(
         default_factory=dict, description="Loader options (e.g. device: cpu, max_batch_size)."
+    )
+    kind: Literal["chat", "embedding"] = Field(
+        default="chat", description="chat: answers chat calls; embedding: answers embeddings."
     )
 
     @field_validator("spec")

@@ -4,6 +4,7 @@ A name is a configured model (``ServerConfig.models``) or the id of a SUCCEEDED 
 the store, served from the model spec its result names (what CLOVA's ``/tasks/{taskId}`` calls
 need). Loading is thread-safe: concurrent first requests for one model wait for one load.
 Backends are cached by spec and options, so two names for one model share one load.
+Entries of ``kind: embedding`` load as embedders (:meth:`ModelRegistry.embedder`) and refuse chat.
 """
 
 from __future__ import annotations
@@ -16,14 +17,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from anyio import to_thread
 
 from tunestudio.errors import TuneStudioError
 from tunestudio.models.base import Backend
 from tunestudio.models.registry import load_backend
+from tunestudio.ops.embeddings import Embedder, load_embedder
 from tunestudio.server.config import ModelEntry, ServerConfig
+from tunestudio.server.embedder import ServedEmbedder
 from tunestudio.server.errors import ApiError, ErrorKind, ModelNotFound, ModelUnavailable
 from tunestudio.server.served import ServedModel
 from tunestudio.store.schema import utcnow
@@ -32,6 +35,10 @@ from tunestudio.tuning.jobs import ID_ALPHABET, ID_LENGTH, JobNotFoundError, Job
 log = logging.getLogger("tunestudio.server")
 JOB_ID = re.compile(f"[{re.escape(ID_ALPHABET)}]{{{ID_LENGTH}}}")
 Loader = Callable[..., Backend]
+EmbedLoader = Callable[..., Embedder]
+EMBEDDINGS_HINT = (
+    "add one to serve.yaml: models: [{name: bge-m3, spec: hf:./bge-m3, kind: embedding}]"
+)
 
 
 @dataclass(frozen=True)
@@ -48,7 +55,12 @@ class ModelRegistry:
     """Names to loaded models. ``loader`` is :func:`load_backend` (tests may count calls)."""
 
     def __init__(
-        self, config: ServerConfig, jobs: JobStore | None = None, *, loader: Loader = load_backend
+        self,
+        config: ServerConfig,
+        jobs: JobStore | None = None,
+        *,
+        loader: Loader = load_backend,
+        embed_loader: EmbedLoader = load_embedder,
     ) -> None:
         self._entries = {entry.name: entry for entry in config.served_models()}
         self._jobs = jobs
@@ -58,6 +70,8 @@ class ModelRegistry:
         self._loading: dict[str, threading.Lock] = {}
         self._loaded: dict[str, ServedModel] = {}  # by cache key (spec + options)
         self._by_name: dict[str, ServedModel] = {}
+        self._embed_loader = embed_loader
+        self._embedders: dict[str, ServedEmbedder] = {}
 
     @property
     def names(self) -> list[str]:
@@ -77,13 +91,20 @@ class ModelRegistry:
         if (found := self._by_name.get(name)) is not None:
             return found
         entry = self.entry(name)
+        if entry.kind == "embedding":
+            raise ApiError(
+                f"the model {name!r} is an embedding model; it does not chat",
+                kind=ErrorKind.UNSUPPORTED_FOR_MODEL,
+                param="model",
+                hint="send it to /v1/embeddings (or CLOVA's /v1/api-tools/embedding/v2)",
+            )
         key = f"{entry.spec}|{json.dumps(entry.options, sort_keys=True, default=str)}"
         with self._lock:
             gate = self._loading.setdefault(key, threading.Lock())
         with gate:  # one load per model; later callers find it loaded
             model = self._loaded.get(key)
             if model is None:
-                model = ServedModel(entry.spec, self._load(name, entry))
+                model = ServedModel(entry.spec, cast(Backend, self._load(name, entry)))
                 with self._lock:
                     self._loaded[key] = model
         with self._lock:
@@ -98,6 +119,50 @@ class ModelRegistry:
         """:meth:`served` for async code: a loaded model at once, a load in a worker thread."""
         found = self._by_name.get(name)
         return found if found is not None else await to_thread.run_sync(self.served, name)
+
+    def default_embedder(self) -> str:
+        """The embedding model CLOVA's tools use: ``bge-m3`` if served, else the first one."""
+        names = [e.name for e in self._entries.values() if e.kind == "embedding"]
+        if not names:
+            raise ApiError(
+                "no embedding model is served",
+                kind=ErrorKind.UNSUPPORTED_FOR_MODEL,
+                hint=EMBEDDINGS_HINT,
+            )
+        return "bge-m3" if "bge-m3" in names else names[0]
+
+    def has_embedder(self) -> bool:
+        """Whether any configured model is an embedding model."""
+        return any(e.kind == "embedding" for e in self._entries.values())
+
+    def embedder(self, name: str) -> ServedEmbedder:
+        """The loaded embedder behind ``name`` (blocking; loads it on first use)."""
+        entry = self.entry(name)
+        if entry.kind != "embedding":
+            raise ApiError(
+                f"the model {name!r} is a chat model; it does not support embeddings",
+                kind=ErrorKind.UNSUPPORTED_FOR_MODEL,
+                param="model",
+                hint=f"use one served with kind: embedding ({self._embedding_names()}), or "
+                + EMBEDDINGS_HINT,
+            )
+        with self._lock:
+            gate = self._loading.setdefault(f"embed|{name}", threading.Lock())
+        with gate:
+            if (found := self._embedders.get(name)) is None:
+                found = ServedEmbedder(entry.spec, self._load(name, entry, self._embed_loader))
+                with self._lock:
+                    self._embedders[name] = found
+        return found
+
+    async def get_embedder(self, name: str) -> ServedEmbedder:
+        """:meth:`embedder` for async code."""
+        found = self._embedders.get(name)
+        return found if found is not None else await to_thread.run_sync(self.embedder, name)
+
+    def _embedding_names(self) -> str:
+        names = [e.name for e in self._entries.values() if e.kind == "embedding"]
+        return ", ".join(names) or "none is served"
 
     def list_models(self) -> list[ModelCard]:
         """Configured models, then the SUCCEEDED tuning jobs (newest first)."""
@@ -117,20 +182,22 @@ class ModelRegistry:
     def close(self) -> None:
         """Close every loaded backend; errors are logged, not raised (this runs at shutdown)."""
         with self._lock:
-            models = list(self._loaded.values())
+            closers = [(m.spec, m.backend.close) for m in self._loaded.values()]
+            closers += [(e.spec, e.embedder.close) for e in self._embedders.values()]
             self._loaded.clear()
             self._by_name.clear()
-        for model in models:
+            self._embedders.clear()
+        for spec, close in closers:
             try:
-                model.backend.close()
+                close()
             except Exception:
-                log.exception("closing %s failed", model.spec)
+                log.exception("closing %s failed", spec)
 
-    def _load(self, name: str, entry: ModelEntry) -> Backend:
+    def _load(self, name: str, entry: ModelEntry, loader: Callable[..., Any] | None = None) -> Any:
         log.info("loading model %s (%s)", name, entry.spec)
         start = time.perf_counter()
         try:
-            backend = self._loader(entry.spec, **entry.options)
+            backend = (loader or self._loader)(entry.spec, **entry.options)
         except TuneStudioError as exc:
             log.warning("could not load model %s (%s): %s", name, entry.spec, exc)
             raise ModelUnavailable(

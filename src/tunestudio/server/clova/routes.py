@@ -1,6 +1,6 @@
 """The CLOVA Studio dialect's routes: chat v1 and v3, tuned tasks, the access-token flow,
-(from :mod:`.tools`) the chat tokenizer and the sliding window, and (from :mod:`.tuning`) the
-tuning API.
+(from :mod:`.tools`) the chat tokenizer and the sliding window, (from :mod:`.embedding` and
+:mod:`.segmentation`) embedding v2 and segmentation, and (from :mod:`.tuning`) the tuning API.
 
 Every path is served bare (``/v3/chat-completions/HCX-005``, as CLOVA documents it since
 2025-07) and under the ``/testapp`` and ``/serviceapp`` prefixes that older keys used
@@ -22,7 +22,7 @@ from starlette.responses import Response, StreamingResponse
 from tunestudio.models.base import StreamChunk
 from tunestudio.models.clova_wire import V1_MODELS, V3_MODELS
 from tunestudio.server.auth import basic_credentials, require
-from tunestudio.server.clova import tools, tuning
+from tunestudio.server.clova import embedding, segmentation, tools, tuning
 from tunestudio.server.clova.envelope import ErrorResponse, ok, render_error
 from tunestudio.server.clova.protocol import CoreChat, V1Request, V1Result, V3Request, V3Result
 from tunestudio.server.clova.sse import MEDIA_TYPE, EventEncoder
@@ -190,7 +190,8 @@ def _routes(router: APIRouter, prefix: str) -> None:
     router.add_api_route(
         f"{prefix}/v1/auth/token", access_token, methods=["GET"], include_in_schema=shown
     )
-    tools.add_routes(router, prefix, dependencies=CHAT, include_in_schema=shown)
+    for module in (tools, embedding, segmentation):
+        module.add_routes(router, prefix, dependencies=CHAT, include_in_schema=shown)
 
 
 def _router() -> APIRouter:

@@ -272,13 +272,6 @@ class ErrorResponse(_Wire):
     error: ErrorBody
 
 
-class EmbeddingRequest(_Wire):
-    """``POST /v1/embeddings`` (only ``model`` is read until an embedding model exists)."""
-
-    model: str = Field(min_length=1)
-    input: str | list[str] | list[int] | list[list[int]]
-
-
 def finish_reason(reason: str) -> str:
     """The core's finish reason in OpenAI's vocabulary (anything else reads as ``stop``)."""
     return reason if reason in FINISH_REASONS else "stop"

@@ -16,14 +16,14 @@ from starlette.responses import Response, StreamingResponse
 from tunestudio.models.base import StreamChunk
 from tunestudio.server.auth import require
 from tunestudio.server.dialects import Dialect
-from tunestudio.server.errors import ApiError, ErrorKind, ModelNotFound, to_api_error
+from tunestudio.server.errors import ModelNotFound, to_api_error
 from tunestudio.server.keystore import Scope
+from tunestudio.server.openai.embeddings import EmbeddingList, embeddings
 from tunestudio.server.openai.envelope import render_error
 from tunestudio.server.openai.protocol import (
     ChatCompletion,
     ChatCompletionRequest,
     CoreChat,
-    EmbeddingRequest,
     ErrorResponse,
     ModelList,
     ModelObject,
@@ -44,7 +44,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
         400: "invalid or unsupported request field; context length exceeded",
         401: "missing, invalid or revoked API key",
         403: "the key lacks the chat scope",
-        404: "unknown model",
+        404: "unknown model, or one of the wrong kind (chat vs embedding)",
         413: "request body too large",
         429: "rate limit exceeded (Retry-After)",
         503: "the model cannot be loaded or its API failed",
@@ -78,18 +78,6 @@ async def retrieve_model(request: Request, model: str) -> ModelObject:
         if card.id == model:
             return _model_object(card)
     raise ModelNotFound(model, registry.names)
-
-
-async def embeddings(request: Request, body: EmbeddingRequest) -> Response:
-    """No embedding model is served yet: a known chat model gets a clear 404."""
-    registry = server_state(request).registry
-    await run_in_threadpool(registry.entry, body.model)  # unknown names: model not found
-    raise ApiError(
-        f"the model {body.model!r} does not support embeddings",
-        kind=ErrorKind.UNSUPPORTED_FOR_MODEL,
-        param="model",
-        hint="this server serves chat models only; use /v1/chat/completions",
-    )
 
 
 async def _stream(served: ServedModel, chat: CoreChat, model: str) -> Response:
@@ -137,7 +125,9 @@ for _prefix in PREFIXES:
     )
     router.add_api_route(f"{_prefix}/models", list_models, methods=["GET"])
     router.add_api_route(f"{_prefix}/models/{{model:path}}", retrieve_model, methods=["GET"])
-    router.add_api_route(f"{_prefix}/embeddings", embeddings, methods=["POST"])
+    router.add_api_route(
+        f"{_prefix}/embeddings", embeddings, methods=["POST"], response_model=EmbeddingList
+    )
 
 OPENAI = Dialect(
     name="openai",
