@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint typecheck pytest bench clean
+.PHONY: install demo demo-data test lint typecheck pytest bench clean
 
 install: $(STAMP)
 
@@ -18,6 +18,9 @@ $(STAMP): pyproject.toml constraints.txt
 
 demo: $(STAMP)
 	bash examples/demo.sh
+
+demo-data: $(STAMP)
+	bash examples/data_walkthrough.sh
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests $(wildcard bench)
