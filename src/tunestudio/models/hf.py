@@ -1,8 +1,9 @@
 """The ``hf`` backend: transformers causal language models, optionally with a peft adapter.
 
 ``hf:<hub id or local path>[@<adapter path>]``. Prompts are rendered with the model's own chat
-template; batches are left-padded and generated together (sorted by length so rows of similar
-size share a batch); one lock serialises generate() because the server calls from threads.
+template; batches are generated together (sorted by length so rows of similar size share a
+batch), reading the prefix their prompts share only once (see ``hf_prefix``); one lock
+serialises generate() because the server calls from threads.
 """
 
 from __future__ import annotations
@@ -32,6 +33,12 @@ from tunestudio.models.hf_load import (
     pick_dtype,
     resolve_sources,
 )
+from tunestudio.models.hf_prefix import (
+    PrefixCache,
+    SharedPrefix,
+    prefix_layout,
+    supports_prefix_cache,
+)
 from tunestudio.types import ChatResult, GenParams, Message, Usage
 
 if TYPE_CHECKING:
@@ -49,10 +56,12 @@ def load_hf(
     device: str | None = None,
     dtype: str | None = None,
     max_batch_size: int = DEFAULT_BATCH_SIZE,
+    prefix_cache: bool = True,
     **_: Any,
 ) -> HFBackend:
     """Load ``hf:<hub id or local path>[@<adapter path>]`` on ``device`` (auto) in ``dtype`` (auto).
 
+    ``prefix_cache=False`` reads every prompt whole, every time (no shared-prefix KV cache).
     Raises ModelError with a hint when a path is missing, the hub is unreachable, the adapter does
     not fit the base, or the tokenizer has no chat template.
     """
@@ -63,7 +72,9 @@ def load_hf(
     model = load_model(sources, torch_dtype, torch_device, len(tokenizer))
     model.requires_grad_(False).eval()
     name = spec.raw or f"hf:{spec.target}" + (f"@{spec.adapter}" if spec.adapter else "")
-    return HFBackend(name, model, tokenizer, max_batch_size=max_batch_size)
+    return HFBackend(
+        name, model, tokenizer, max_batch_size=max_batch_size, prefix_cache=prefix_cache
+    )
 
 
 class HFBackend(BaseBackend):
@@ -76,6 +87,7 @@ class HFBackend(BaseBackend):
         tokenizer: PreTrainedTokenizerBase,
         *,
         max_batch_size: int = DEFAULT_BATCH_SIZE,
+        prefix_cache: bool = True,
     ) -> None:
         context = getattr(model.config, "max_position_embeddings", None)
         super().__init__(
@@ -91,6 +103,13 @@ class HFBackend(BaseBackend):
         self._device: torch.device = model.device
         self._lock = threading.Lock()
         self._closed = False
+        use_prefixes = prefix_cache and supports_prefix_cache(model)
+        self._prefixes = PrefixCache() if use_prefixes else None
+
+    @property
+    def prefix_cache(self) -> PrefixCache | None:
+        """The shared-prefix KV cache, or None when it is off or the model cannot use it."""
+        return self._prefixes
 
     @property
     def device(self) -> torch.device:
@@ -180,6 +199,8 @@ class HFBackend(BaseBackend):
                 return
             self._closed = True
             del self.model
+            if self._prefixes is not None:
+                self._prefixes.clear()
         gc.collect()
 
     def _check_fits(self, prompt_tokens: int, params: GenParams, index: int | None) -> None:
@@ -207,27 +228,31 @@ class HFBackend(BaseBackend):
         streamer: Any = None,
         cancel: threading.Event | None = None,
     ) -> list[Generated]:
-        """Left-pad ``prompts``, generate once, and turn each row into a Generated."""
+        """Generate for ``prompts`` in one call, and turn each row into a Generated."""
         import torch
         from transformers import StoppingCriteriaList
 
-        input_ids, attention = self._left_pad(prompts)
         plan = plan_stops(params.stop, self.tokenizer)
         ends = self._ends | set(plan.token_ids)
         criteria = StoppingCriteriaList()
         recorder = stop_recorder(self.tokenizer, plan.strings) if plan.strings else None
         if recorder is not None:
-            recorder.prompt_width = input_ids.shape[1]
             criteria.append(recorder)
         if cancel is not None:
             criteria.append(CancelCriteria(cancel))
         with self._lock, torch.inference_mode(), _seeded(params.seed):
             if self._closed:
                 raise ModelError(f"{self.name} was closed", hint="load the model again")
+            prefixes = self._prefixes
+            shared = prefixes.prepare(self.model, prompts) if prefixes is not None else None
+            input_ids, attention = self._layout(prompts, shared)
+            if recorder is not None:
+                recorder.prompt_width = input_ids.shape[1]
             generate = cast("Callable[..., torch.Tensor]", self.model.generate)
             output = generate(
                 input_ids=input_ids,
                 attention_mask=attention,
+                past_key_values=shared.cache(len(prompts)) if shared is not None else None,
                 eos_token_id=sorted(ends) or None,
                 pad_token_id=self.tokenizer.pad_token_id,
                 stopping_criteria=criteria,
@@ -248,13 +273,15 @@ class HFBackend(BaseBackend):
             generated.append(Generated(text, reason, len(prompts[i]), count))
         return generated
 
-    def _left_pad(self, prompts: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+    def _layout(
+        self, prompts: list[list[int]], shared: SharedPrefix | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Input ids and attention mask: left-padded, or with the padding after a shared prefix
+        (generate() then reads only the part after it; the cache holds the rest)."""
         import torch
 
-        width = max(len(p) for p in prompts)
         pad = self.tokenizer.pad_token_id
-        ids = [[pad] * (width - len(p)) + p for p in prompts]
-        mask = [[0] * (width - len(p)) + [1] * len(p) for p in prompts]
+        ids, mask = prefix_layout(prompts, shared.length if shared is not None else 0, pad)
         return (
             torch.tensor(ids, dtype=torch.long, device=self.device),
             torch.tensor(mask, dtype=torch.long, device=self.device),
