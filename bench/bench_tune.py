@@ -8,21 +8,25 @@ rate, warmup and seed. The Trainer side is fed the recipe's own ``tokenize.encod
 labels on padding), so only the training machinery differs.
 
     .venv/bin/python bench/bench_tune.py [--data examples/inquiry/train.csv] [--rows 400]
-        [--epochs 1] [--batch-size 8] [--max-length 512] [--repeat 2]
+        [--epochs 1] [--batch-size 8] [--max-length 512] [--repeat 3]
 
 Throughput is real (non-padding) tokens per second of wall time inside the training loop: from
 the loop's start to the end of the last optimizer step, without model loading, tokenization or
-saving. Each run is repeated ``--repeat`` times in turns (so a busy spell slows every side) and
-the fastest kept. No assertions: numbers go to docs/benchmarks.md.
+saving. Each side runs ``--repeat`` times in turns, the order reversed every other round (so a
+busy spell or a warm cache favours no side); every run is printed with the load average before
+it, and the table keeps each side's fastest. The CPU-time columns (this process, all threads)
+are steadier than wall time when other work shares the cores. No assertions: numbers go to
+docs/benchmarks.md.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import os
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -36,16 +40,21 @@ REPO = Path(__file__).resolve().parents[1]
 
 @dataclass
 class Timing:
-    """One side's best run: seconds in the training loop and the sequences it processed."""
+    """One side's runs: seconds in the training loop (wall and CPU) and the rows it fed."""
 
     label: str
-    seconds: float = math.inf
-    cpu: float = math.inf  # this process's CPU time, all threads: steadier on a busy host
+    runs: list[tuple[float, float]] = field(default_factory=list)
     sequences: int = 0  # rows fed to the model per epoch (packed rows hold several examples)
 
-    def keep(self, spent: tuple[float, float]) -> None:
-        """Keep the faster of this run and the best so far (wall and CPU separately)."""
-        self.seconds, self.cpu = min(self.seconds, spent[0]), min(self.cpu, spent[1])
+    @property
+    def seconds(self) -> float:
+        """The fastest run's wall time: the one least slowed by other work on the machine."""
+        return min(wall for wall, _ in self.runs)
+
+    @property
+    def cpu(self) -> float:
+        """The smallest CPU time (this process, all threads), steadier on a busy host."""
+        return min(cpu for _, cpu in self.runs)
 
 
 def subset_file(data: Path, rows: int, folder: Path) -> tuple[Path, int]:
@@ -176,7 +185,8 @@ def run_ours(spec: TuneSpec, out: Path) -> tuple[tuple[float, float], int]:
 
 
 def measure(spec: TuneSpec, examples: list[Example], tokenizer: Any, repeat: int) -> list[Timing]:
-    """Best loop time of each side over ``repeat`` rounds, taken in turns."""
+    """Every side ``repeat`` times, in turns, the order reversed every other round (so a busy
+    spell or a warm cache favours no side)."""
     padded = spec.model_copy(update={"packing": False})
     packed = spec.model_copy(update={"packing": True})
     timings = [
@@ -184,24 +194,44 @@ def measure(spec: TuneSpec, examples: list[Example], tokenizer: Any, repeat: int
         Timing("recipe"),
         Timing("recipe --packing"),
     ]
-    for _ in range(repeat):
-        with tempfile.TemporaryDirectory() as tmp:
-            spent = run_trainer(spec, examples, tokenizer, Path(tmp) / "trainer")
-            timings[0].keep(spent)
-            for timing, variant, name in ((timings[1], padded, "a"), (timings[2], packed, "b")):
-                spent, timing.sequences = run_ours(variant, Path(tmp) / name)
-                timing.keep(spent)
+
+    def trainer(out: Path) -> tuple[float, float]:
+        return run_trainer(spec, examples, tokenizer, out)
+
+    def ours(variant: TuneSpec, timing: Timing) -> Any:
+        def run(out: Path) -> tuple[float, float]:
+            spent, timing.sequences = run_ours(variant, out)
+            return spent
+
+        return run
+
+    sides = [trainer, ours(padded, timings[1]), ours(packed, timings[2])]
+    for round_ in range(repeat):
+        order = range(3) if round_ % 2 == 0 else range(2, -1, -1)
+        for index in order:
+            with tempfile.TemporaryDirectory() as tmp:
+                load = os.getloadavg()[0]
+                spent = sides[index](Path(tmp) / "run")
+            timings[index].runs.append(spent)
+            print(
+                f"  round {round_ + 1}: {timings[index].label:<18} {spent[0]:7.2f} s wall "
+                f"{spent[1]:7.2f} s cpu  (load average before: {load:.2f})",
+                flush=True,
+            )
     return timings
 
 
 def report(spec: TuneSpec, rows: int, examples: list[Example], timings: list[Timing]) -> None:
     """Print the settings and the table: method, seconds, real tokens/s, ratio vs Trainer."""
+    import torch
+
     tokens = sum(len(e.input_ids) for e in examples) * spec.epochs
     print(
         f"model: tiny, data: {spec.data.name} ({rows} rows, {len(examples)} trained), "
         f"{tokens / spec.epochs / len(examples):.0f} tokens per row, epochs {spec.epochs}, "
         f"batch {spec.batch_size}, max_length {spec.max_length}, "
-        f"LoRA r={spec.lora_r} alpha={spec.lora_alpha} all-linear"
+        f"LoRA r={spec.lora_r} alpha={spec.lora_alpha} dropout={spec.lora_dropout} all-linear, "
+        f"torch threads {torch.get_num_threads()}"
     )
     print(f"real tokens trained: {tokens}")
     print(
@@ -226,7 +256,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--max-length", type=int, default=512, help="also the packed row width")
-    parser.add_argument("--repeat", type=int, default=2, help="rounds; the fastest is kept")
+    parser.add_argument("--repeat", type=int, default=3, help="rounds; the fastest is kept")
     args = parser.parse_args()
 
     from tunestudio.models.hf_load import load_tokenizer

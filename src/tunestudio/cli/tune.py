@@ -13,7 +13,6 @@ from rich.markup import escape
 from rich.table import Table
 
 from tunestudio.cli.common import console
-from tunestudio.errors import ConfigError
 
 if TYPE_CHECKING:
     from tunestudio.tuning.jobs import Event, Job, JobStore
@@ -41,39 +40,74 @@ def _store() -> JobStore:
 
 @app.command()
 def create(
-    model: Annotated[str, typer.Option(help="Base model spec: tiny or hf:<id or path>.")],
-    data: Annotated[Path, typer.Option(help="Training dataset (CLOVA format CSV/XLSX/JSONL).")],
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            help="A TuneSpec YAML (e.g. examples/inquiry/tune.yaml); its `data` is relative to "
+            "the file. The options below override its fields.",
+        ),
+    ] = None,
+    model: Annotated[
+        str | None, typer.Option(help="Base model spec: tiny or hf:<id or path>.")
+    ] = None,
+    data: Annotated[
+        Path | None, typer.Option(help="Training dataset (CLOVA format CSV/XLSX/JSONL).")
+    ] = None,
     name: Annotated[str | None, typer.Option(help="Job name (default: data file name).")] = None,
-    epochs: Annotated[int, typer.Option(help="Passes over the data.")] = 4,
-    lr: Annotated[float, typer.Option("--lr", help="Peak learning rate.")] = 1e-4,
-    batch_size: Annotated[int, typer.Option(help="Sequences per step.")] = 8,
-    grad_accum: Annotated[int, typer.Option(help="Gradient accumulation steps.")] = 1,
-    max_length: Annotated[int, typer.Option(help="Longest tokenized example.")] = 1024,
-    method: Annotated[str, typer.Option(help="LORA or FULL.")] = "LORA",
-    task_type: Annotated[str | None, typer.Option(help="GENERATION or CLASSIFICATION.")] = None,
-    lora_r: Annotated[int, typer.Option(help="LoRA rank.")] = 8,
-    lora_alpha: Annotated[int, typer.Option(help="LoRA alpha.")] = 16,
-    eval_split: Annotated[float, typer.Option(help="Held-out share or row count.")] = 0.0,
-    checkpoint_every: Annotated[int, typer.Option(help="Checkpoint every N updates.")] = 50,
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
-    packing: Annotated[bool, typer.Option(help="Pack short rows into full sequences.")] = False,
-    merge: Annotated[bool, typer.Option(help="Also save a merged model.")] = False,
-    num_processes: Annotated[int, typer.Option(help="Data-parallel processes.")] = 1,
+    epochs: Annotated[
+        int | None, typer.Option(help="Passes over the data.", show_default="4")
+    ] = None,
+    lr: Annotated[
+        float | None, typer.Option("--lr", help="Peak learning rate.", show_default="0.0001")
+    ] = None,
+    batch_size: Annotated[
+        int | None, typer.Option(help="Sequences per step.", show_default="8")
+    ] = None,
+    grad_accum: Annotated[
+        int | None, typer.Option(help="Gradient accumulation steps.", show_default="1")
+    ] = None,
+    max_length: Annotated[
+        int | None, typer.Option(help="Longest tokenized example.", show_default="1024")
+    ] = None,
+    method: Annotated[str | None, typer.Option(help="LORA or FULL.", show_default="LORA")] = None,
+    task_type: Annotated[
+        str | None, typer.Option(help="GENERATION or CLASSIFICATION (default: from the data).")
+    ] = None,
+    lora_r: Annotated[int | None, typer.Option(help="LoRA rank.", show_default="8")] = None,
+    lora_alpha: Annotated[int | None, typer.Option(help="LoRA alpha.", show_default="16")] = None,
+    lora_dropout: Annotated[
+        float | None, typer.Option(help="Dropout on the LoRA input.", show_default="0.0")
+    ] = None,
+    eval_split: Annotated[
+        float | None, typer.Option(help="Held-out share or row count.", show_default="0.0")
+    ] = None,
+    checkpoint_every: Annotated[
+        int | None, typer.Option(help="Checkpoint every N updates.", show_default="50")
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed.", show_default="0")] = None,
+    packing: Annotated[
+        bool | None,
+        typer.Option(
+            "--packing/--no-packing", help="Pack short rows into full sequences.", show_default="no"
+        ),
+    ] = None,
+    merge: Annotated[
+        bool | None,
+        typer.Option("--merge/--no-merge", help="Also save a merged model.", show_default="no"),
+    ] = None,
+    num_processes: Annotated[
+        int | None, typer.Option(help="Data-parallel processes.", show_default="1")
+    ] = None,
     wait: Annotated[bool, typer.Option(help="Run it here and now, with a progress bar.")] = False,
     as_json: AsJson = False,
 ) -> None:
-    """Queue a tuning job and print its id (or run it in the foreground with --wait)."""
-    from pydantic import ValidationError
+    """Check the data, queue a tuning job and print its id (or run it here with --wait).
 
-    from tunestudio.tuning.spec import TuneSpec
-
-    if not data.is_file():
-        raise ConfigError(
-            f"dataset {data} does not exist",
-            where="--data",
-            hint="give the path of a CLOVA-format .csv/.xlsx/.jsonl file",
-        )
-    fields: dict[str, Any] = dict(
+    Settings come from --config when given, then from the options; what neither sets takes
+    TuneSpec's default. A dataset with errors is refused before any job is queued.
+    """
+    given: dict[str, Any] = dict(
         model=model,
         data=data,
         name=name,
@@ -82,10 +116,11 @@ def create(
         batch_size=batch_size,
         grad_accum=grad_accum,
         max_length=max_length,
-        method=method.upper(),
+        method=method.upper() if method else None,
         task_type=task_type.upper() if task_type else None,
         lora_r=lora_r,
         lora_alpha=lora_alpha,
+        lora_dropout=lora_dropout,
         eval_split=eval_split,
         checkpoint_every=checkpoint_every,
         seed=seed,
@@ -93,18 +128,21 @@ def create(
         merge=merge,
         num_processes=num_processes,
     )
-    try:
-        spec = TuneSpec(**fields)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        field = str(err["loc"][0])
-        option = "--lr" if field == "learning_rate" else "--" + field.replace("_", "-")
-        raise ConfigError(f"{err['msg']} (got {err.get('input')!r})", where=option) from exc
+    from tunestudio.cli.tune_setup import check_data, spec_from
+
+    spec = spec_from(config, {k: v for k, v in given.items() if v is not None})
+    warnings = check_data(spec, as_json)
     job = _store().create(spec)
     if as_json:
         console.print_json(data=job_dict(job))
     else:
         console.print(f"created job [bold]{job.id}[/] ({escape(job.name)}, {job.status})")
+        if warnings:
+            console.print(
+                f"[yellow]데이터 경고 {warnings}개[/] — "
+                f"[bold]tunestudio data validate {escape(str(spec.data))}[/]로 확인하세요",
+                highlight=False,
+            )
     if wait:
         _run_in_foreground(job.id)
     elif not as_json:

@@ -16,13 +16,21 @@ from tunestudio.data.checks.duplicates import check_duplicates
 from tunestudio.data.checks.ids import check_ids
 from tunestudio.data.checks.labels import check_conflicts, check_labels, decide_task, label_table
 from tunestudio.data.checks.leakage import check_leakage, unreadable_file
-from tunestudio.data.checks.report import CODE_TITLES, TASKS, LabelCount, Task, ValidationReport
+from tunestudio.data.checks.report import (
+    CODE_TITLES,
+    TARGETS,
+    TASKS,
+    LabelCount,
+    Target,
+    Task,
+    ValidationReport,
+)
 from tunestudio.data.checks.view import DatasetView, build_view
 from tunestudio.data.near_dup import DEFAULT_THRESHOLD
 from tunestudio.data.table import read_table
 from tunestudio.errors import ConfigError, DataError, DataFormatError
 
-__all__ = ["CODE_TITLES", "LabelCount", "Task", "ValidationReport", "validate_file"]
+__all__ = ["CODE_TITLES", "LabelCount", "Target", "Task", "ValidationReport", "validate_file"]
 
 
 def validate_file(
@@ -30,15 +38,19 @@ def validate_file(
     task: Task | None = None,
     test_path: Path | str | None = None,
     near_dup_threshold: float = DEFAULT_THRESHOLD,
+    target: Target = "clova",
 ) -> ValidationReport:
     """Check a dataset file (and, with ``test_path``, a test set against it).
 
     ``task`` is ``"classification"`` or ``"generation"``; when it is None it is decided from
-    the completions and the report says so. A file that cannot be read at all is one
-    ``unreadable-file`` error in the report; only a missing path or a bad argument raises.
+    the completions and the report says so. ``target`` is where the data goes: ``"clova"``
+    (CLOVA Studio's upload rules are errors) or ``"local"`` (local tuning, where a rule only
+    CLOVA Studio's upload enforces, such as its 100-row minimum, is a warning). A file that
+    cannot be read at all is one ``unreadable-file`` error in the report; only a missing path
+    or a bad argument raises.
     """
     path = Path(path)
-    _check_arguments(path, task, test_path, near_dup_threshold)
+    _check_arguments(path, task, test_path, near_dup_threshold, target)
     report = ValidationReport(file=str(path), test_file=str(test_path) if test_path else None)
     try:
         view = build_view(read_table(path))
@@ -53,7 +65,7 @@ def validate_file(
         problems += check_ids(view.table, view.columns)
     problems += check_content(view)
     if view.has_text and view.format != "testset":  # size rules are for training data
-        problems += check_size(view)
+        problems += check_size(view, target)
     if report.task == "classification":
         report.labels = label_table(view)
         # rows per label, like the size rules, are advice for training data, not a test set
@@ -67,7 +79,7 @@ def validate_file(
 
 
 def _check_arguments(
-    path: Path, task: str | None, test_path: Path | str | None, threshold: float
+    path: Path, task: str | None, test_path: Path | str | None, threshold: float, target: str
 ) -> None:
     for file in (path, test_path):
         if file is not None and not Path(file).is_file():
@@ -80,6 +92,8 @@ def _check_arguments(
         raise ConfigError(
             f"unknown task {task!r}", hint=f"use one of: {', '.join(TASKS)} (or leave it out)"
         )
+    if target not in TARGETS:
+        raise ConfigError(f"unknown target {target!r}", hint=f"use one of: {', '.join(TARGETS)}")
     if not 0 < threshold <= 1:
         raise ConfigError(
             f"near-duplicate threshold {threshold} is outside (0, 1]",

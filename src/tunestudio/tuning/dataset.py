@@ -15,6 +15,7 @@ from tunestudio.tuning.tokenize import Example, encode
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
 
+    from tunestudio.data.validate import ValidationReport
     from tunestudio.types import Conversation
 
 
@@ -41,14 +42,25 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def validate_and_read(spec: TuneSpec) -> Prepared:
-    """Run the data validator (raises DatasetInvalidError on errors) and read the conversations."""
-    from tunestudio.data.formats import load_dataset
+def validate_data(spec: TuneSpec) -> ValidationReport:
+    """Run the data validator for local tuning; raise DatasetInvalidError when it finds errors.
+
+    Local tuning validates with ``target="local"``: CLOVA Studio's upload-only rules (its
+    100-row minimum) are warnings here, since a local run can learn from fewer rows.
+    """
     from tunestudio.data.validate import validate_file
 
     task = spec.task_type.lower() if spec.task_type else None
-    report = validate_file(spec.data, task=task)  # type: ignore[arg-type]
+    report = validate_file(spec.data, task=task, target="local")  # type: ignore[arg-type]
     report.raise_for_errors()
+    return report
+
+
+def validate_and_read(spec: TuneSpec) -> Prepared:
+    """Validate the data (see :func:`validate_data`) and read its conversations."""
+    from tunestudio.data.formats import load_dataset
+
+    report = validate_data(spec)
     dataset = load_dataset(spec.data)
     labels = [entry.label for entry in report.labels] if report.task == "classification" else []
     return Prepared(

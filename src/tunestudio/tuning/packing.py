@@ -1,14 +1,23 @@
 """Rows of a batch: one example per row, or several short examples packed into one row.
 
-A packed row restarts ``position_ids`` at 0 for each example and is passed to the model without
-an attention mask: transformers then reads the restarts as sequence boundaries and builds a
-block-diagonal causal mask, so no token attends to another example (tests check that a packed
-example's logits equal its logits alone). Unpacked rows are right-padded with a 2-D mask.
+Three layouts, all with the same labels (each example's first label IGNORE):
+
+- **unpacked** rows are right-padded and passed *without* an attention mask: under causal
+  attention no real token can see the padding that follows it, and without a mask SDPA takes its
+  fused causal path (a padding mask would make it build a mask and repeat the key/value heads);
+- **packed** rows restart ``position_ids`` at 0 for each example and are passed without a mask:
+  transformers reads the restarts as sequence boundaries and builds a block-diagonal causal mask
+  (flash-attention kernels read them as variable-length sequences);
+- **flat** (packing on a model that attends segment by segment, see forward.py): every example of
+  the batch in one row, no padding at all, with ``cu_seq_lens_q`` marking where each one starts.
+
+Tests check that a packed or flat example's logits equal its logits alone.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import accumulate
 from typing import TYPE_CHECKING
 
 from tunestudio.tuning.tokenize import IGNORE, Example
@@ -39,33 +48,45 @@ def plan_rows(examples: Sequence[Example], max_length: int, packing: bool) -> li
     return rows
 
 
-def collate(rows: Sequence[Sequence[Example]], pad_id: int) -> dict[str, torch.Tensor | None]:
-    """Tensors for one batch: input_ids, labels, position_ids and attention_mask (None if packed).
+def collate(
+    rows: Sequence[Sequence[Example]], pad_id: int, *, flat: bool = False
+) -> dict[str, torch.Tensor]:
+    """Tensors for one batch: ``input_ids`` and ``labels``, plus ``position_ids`` when packed and
+    ``cu_seq_lens_q`` (example boundaries) when ``flat``."""
+    import torch
+
+    if flat:
+        examples = [e for row in rows for e in row]
+        batch = {k: torch.tensor([v]) for k, v in _row(examples).items()}
+        # [0, len0, len0 + len1, …]: where each example starts and ends in the one row
+        starts = accumulate((len(e.input_ids) for e in examples), initial=0)
+        batch["cu_seq_lens_q"] = torch.tensor(list(starts))
+        return batch
+    width = max(sum(len(e.input_ids) for e in row) for row in rows)
+    packed = any(len(row) > 1 for row in rows)
+    columns: dict[str, list[list[int]]] = {"input_ids": [], "labels": [], "position_ids": []}
+    for row in rows:
+        parts = _row(row)
+        pad = width - len(parts["input_ids"])
+        columns["input_ids"].append(parts["input_ids"] + [pad_id] * pad)
+        columns["labels"].append(parts["labels"] + [IGNORE] * pad)
+        # Padding is a sequence of its own (positions from 0), so packed rows never attend to it.
+        columns["position_ids"].append(parts["position_ids"] + list(range(pad)))
+    if not packed:
+        del columns["position_ids"]  # 0, 1, 2, … is what the model assumes without them
+    return {k: torch.tensor(v) for k, v in columns.items()}
+
+
+def _row(examples: Sequence[Example]) -> dict[str, list[int]]:
+    """Examples laid end to end: ids, labels with each first label hidden, restarting positions.
 
     Each example's first label is IGNORE: nothing before it in the row may predict it.
     """
-    import torch
-
-    width = max(sum(len(e.input_ids) for e in row) for row in rows)
-    packed = any(len(row) > 1 for row in rows)
-    ids, labels, positions, mask = [], [], [], []
-    for row in rows:
-        row_ids: list[int] = []
-        row_labels: list[int] = []
-        row_positions: list[int] = []
-        for example in row:
-            row_ids += example.input_ids
-            row_labels += [IGNORE, *example.labels[1:]]
-            row_positions += list(range(len(example.input_ids)))
-        pad = width - len(row_ids)
-        mask.append([1] * len(row_ids) + [0] * pad)
-        ids.append(row_ids + [pad_id] * pad)
-        labels.append(row_labels + [IGNORE] * pad)
-        # Padding is a sequence of its own (positions from 0), so packed rows never attend to it.
-        positions.append(row_positions + list(range(pad)))
-    return {
-        "input_ids": torch.tensor(ids),
-        "labels": torch.tensor(labels),
-        "position_ids": torch.tensor(positions),
-        "attention_mask": None if packed else torch.tensor(mask),
-    }
+    ids: list[int] = []
+    labels: list[int] = []
+    positions: list[int] = []
+    for example in examples:
+        ids += example.input_ids
+        labels += [IGNORE, *example.labels[1:]]
+        positions += range(len(example.input_ids))
+    return {"input_ids": ids, "labels": labels, "position_ids": positions}

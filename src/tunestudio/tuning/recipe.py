@@ -2,8 +2,9 @@
 
 Read it top to bottom: :func:`run_recipe` prepares everything, :class:`_Run` trains with a plain
 torch loop (AdamW, linear warmup and decay, gradient accumulation, clipping), checkpoints
-atomically and resumes from the newest complete checkpoint. Variants (LoRA or full, packing,
-merge) are TuneSpec values, not copies of this file.
+atomically and resumes from the newest complete checkpoint. How a batch is laid out and its loss
+computed (logits only where there are labels; packing without padding) is in forward.py.
+Variants (LoRA or full, packing, merge) are TuneSpec values, not copies of this file.
 
 The data order is a function of (seed, epoch) and the random states are checkpointed, so a run
 that is stopped and resumed ends with the same weights and losses as one that never stopped.
@@ -17,7 +18,7 @@ import random
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from tunestudio.errors import ConfigError
 from tunestudio.tuning.checkpoint import (
@@ -31,6 +32,7 @@ from tunestudio.tuning.checkpoint import (
 from tunestudio.tuning.dataset import Prepared, tokenize_split, validate_and_read
 from tunestudio.tuning.distributed import Parallel, device_of
 from tunestudio.tuning.errors import TuningCanceled, TuningError
+from tunestudio.tuning.forward import Forward
 from tunestudio.tuning.model import (
     load_base,
     load_trainable_state,
@@ -41,10 +43,7 @@ from tunestudio.tuning.model import (
 from tunestudio.tuning.packing import collate, plan_rows
 from tunestudio.tuning.result import RecipeResult, read_result, write_result
 from tunestudio.tuning.spec import TuneSpec
-from tunestudio.tuning.tokenize import IGNORE, Example
-
-if TYPE_CHECKING:
-    import torch
+from tunestudio.tuning.tokenize import Example
 
 __all__ = ["RecipeResult", "TuningCanceled", "TuningError", "run_recipe"]
 
@@ -108,6 +107,8 @@ def train_here(
         if "memory" not in str(exc).lower():
             raise
         raise TuningError(f"out of memory while training: {exc}", hint=OOM_HINT) from exc
+    finally:
+        run.forward.restore()
     processes = par.gather({"rank": par.rank, "pid": os.getpid(), "tokens": run.tokens})
     if not par.main:  # rank 0 writes the outputs; the others wait until they are complete
         par.barrier()
@@ -155,14 +156,19 @@ class _Run:
         self.spec, self.model, self.prepared, self.pad_id = spec, model, prepared, pad_id
         self.emit, self.checkpoints, self.par = emit, out_dir / "checkpoints", par
         self.rows = plan_rows(prepared.train, spec.max_length, spec.packing)
+        self.forward = Forward(model, spec.packing, spec.max_length)
         # Each rank gets every world-th row (padded like DistributedSampler), so an update
         # covers batch_size × num_processes × grad_accum rows.
         batches = math.ceil(math.ceil(len(self.rows) / par.world) / spec.batch_size)
         self.updates_per_epoch = math.ceil(batches / spec.grad_accum)
         self.total_steps = self.updates_per_epoch * spec.epochs
-        params = [p for p in model.parameters() if p.requires_grad]
+        self.params = [p for p in model.parameters() if p.requires_grad]
         self.optimizer = torch.optim.AdamW(
-            params, lr=spec.learning_rate, weight_decay=spec.weight_decay
+            self.params,
+            lr=spec.learning_rate,
+            weight_decay=spec.weight_decay,
+            # one kernel for all tensors instead of a loop over them (as Trainer's default)
+            fused=all(p.device.type in ("cpu", "cuda") for p in self.params),
         )
         warmup = round(spec.warmup_ratio * self.total_steps)
         self.scheduler = get_linear_schedule_with_warmup(self.optimizer, warmup, self.total_steps)
@@ -232,40 +238,22 @@ class _Run:
         """One optimizer update over micro-batches; loss is the mean over all target tokens."""
         import torch
 
-        local = sum(
-            e.target_tokens - (e.labels[0] != IGNORE) for b in batches for r in b for e in r
-        )
+        local = sum(e.loss_tokens for b in batches for r in b for e in r)
         # DDP averages gradients over ranks; scaling by world makes it the global token mean.
         targets = max(self.par.sum(local)[0], 1) / self.par.world
         total, seen = 0.0, 0
         for i, rows in enumerate(batches):
             with self.par.no_sync(self.trainer, skip=i < len(batches) - 1):
-                loss_sum = self._loss_sum(collate(rows, self.pad_id), self.trainer)
+                batch = self.forward.collate(rows, self.pad_id)
+                loss_sum = self.forward.loss_sum(self.trainer, batch)
                 self.par.backward(loss_sum / targets)
             total += loss_sum.item()
             seen += sum(len(e.input_ids) for r in rows for e in r)
-        params = [p for p in self.model.parameters() if p.requires_grad]
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        torch.nn.utils.clip_grad_norm_(self.params, 1.0)
         self.optimizer.step()
         self.scheduler.step()
         self.optimizer.zero_grad(set_to_none=True)
         return self.par.sum(total)[0] / (targets * self.par.world), seen
-
-    def _loss_sum(self, tensors: dict[str, torch.Tensor | None], model: Any) -> torch.Tensor:
-        """Summed next-token cross-entropy over the labelled positions of one batch."""
-        import torch
-
-        device = self.model.device
-        moved = {k: v.to(device) if v is not None else None for k, v in tensors.items()}
-        labels = moved.pop("labels")
-        assert labels is not None
-        logits = model(**moved, use_cache=False).logits
-        return torch.nn.functional.cross_entropy(
-            logits[:, :-1].flatten(0, 1).float(),
-            labels[:, 1:].flatten(),
-            ignore_index=IGNORE,
-            reduction="sum",
-        )
 
     def _record(self, loss: float, tokens_per_second: float, elapsed: float) -> None:
         entry = {
@@ -292,8 +280,8 @@ class _Run:
             for start in range(0, len(self.prepared.eval), self.spec.batch_size):
                 chunk = self.prepared.eval[start : start + self.spec.batch_size]
                 batch = collate([[e] for e in chunk], self.pad_id)
-                total += self._loss_sum(batch, self.model).item()
-                count += sum(e.target_tokens - (e.labels[0] != IGNORE) for e in chunk)
+                total += self.forward.loss_sum(self.model, batch).item()
+                count += sum(e.loss_tokens for e in chunk)
         self.model.train()
         loss = total / max(count, 1)
         if self.history:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 from tunestudio.tuning.errors import TuningError
@@ -31,9 +32,15 @@ class Example:
     labels: list[int]
     truncated: bool = False
 
-    @property
+    @cached_property
     def target_tokens(self) -> int:
+        """Labelled tokens (the assistant's)."""
         return sum(1 for label in self.labels if label != IGNORE)
+
+    @cached_property
+    def loss_tokens(self) -> int:
+        """Labelled tokens the loss counts: all but a first one, which nothing can predict."""
+        return self.target_tokens - (self.labels[0] != IGNORE if self.labels else 0)
 
 
 def _render(tokenizer: PreTrainedTokenizerBase, messages: Sequence[Message], gen: bool) -> str:

@@ -9,14 +9,14 @@ import pytest
 
 from tests.cli_runner import run_cli
 from tests.conftest import REPO
+from tests.unit.tuning.conftest import classification_rows, write_clova
 from tunestudio.tuning.jobs import JobStore
 
 
 @pytest.fixture
 def data(tmp_path: Path) -> Path:
-    path = tmp_path / "train.csv"
-    path.write_text("System_Prompt,C_ID,T_ID,Text,Completion\n", encoding="utf-8")
-    return path
+    """A small valid dataset: `tune create` validates the data before it queues a job."""
+    return write_clova(tmp_path / "train.csv", classification_rows(30))
 
 
 def _create(data: Path, *extra: str) -> str:

@@ -90,7 +90,9 @@ def test_two_ranks_of_four_match_one_process_of_eight(random_model: Path, tmp_pa
 
 
 def test_bad_data_is_refused_before_any_process_starts(random_model: Path, tmp_path: Path) -> None:
-    data = write_clova(tmp_path / "few.csv", classification_rows(5))
+    rows = classification_rows(20)
+    rows[3] = (*rows[3][:4], "")  # an empty Completion is an error for any target
+    data = write_clova(tmp_path / "bad.csv", rows)
     with pytest.raises(DatasetInvalidError):
         run_recipe(_spec(random_model, data), tmp_path / "run")
     assert not (tmp_path / "run").exists()

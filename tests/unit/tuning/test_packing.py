@@ -27,11 +27,22 @@ def test_rows_hold_every_example_once_within_max_length() -> None:
 
 def test_collate_restarts_positions_and_hides_each_first_label() -> None:
     batch = collate([[_example(3), _example(2)], [_example(4)]], pad_id=0)
-    assert batch["attention_mask"] is None  # packed: boundaries come from position_ids
+    assert "attention_mask" not in batch  # packed: boundaries come from position_ids
     assert batch["position_ids"].tolist() == [[0, 1, 2, 0, 1], [0, 1, 2, 3, 0]]
     assert batch["labels"].tolist() == [[IGNORE, 2, 3, IGNORE, 2], [IGNORE, 2, 3, 4, IGNORE]]
     unpacked = collate([[_example(3)], [_example(1)]], pad_id=0)
-    assert unpacked["attention_mask"].tolist() == [[1, 1, 1], [1, 0, 0]]  # type: ignore[union-attr]
+    # right padding needs no mask under causal attention; positions default to 0, 1, 2, …
+    assert set(unpacked) == {"input_ids", "labels"}
+    assert unpacked["input_ids"].tolist() == [[1, 2, 3], [1, 0, 0]]
+    assert unpacked["labels"].tolist() == [[IGNORE, 2, 3], [IGNORE, IGNORE, IGNORE]]
+
+
+def test_flat_collate_is_one_row_without_padding() -> None:
+    batch = collate([[_example(3), _example(2)], [_example(4)]], pad_id=0, flat=True)
+    assert batch["input_ids"].tolist() == [[1, 2, 3, 1, 2, 1, 2, 3, 4]]
+    assert batch["position_ids"].tolist() == [[0, 1, 2, 0, 1, 0, 1, 2, 3]]
+    assert batch["labels"].tolist() == [[IGNORE, 2, 3, IGNORE, 2, IGNORE, 2, 3, 4]]
+    assert batch["cu_seq_lens_q"].tolist() == [0, 3, 5, 9]
 
 
 def test_packed_logits_equal_logits_alone(random_model: Path) -> None:

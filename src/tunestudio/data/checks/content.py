@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tunestudio.data.checks.report import Target
 from tunestudio.data.checks.view import DatasetView, Pair
 from tunestudio.data.problems import Problem
 
@@ -53,16 +54,35 @@ def _pair_problems(view: DatasetView, pair: Pair) -> list[Problem]:
     return out
 
 
-def check_size(view: DatasetView) -> list[Problem]:
-    """Fewer than 100 pairs is an error for CLOVA Studio; fewer than 400 is below advice."""
+def check_size(view: DatasetView, target: Target = "clova") -> list[Problem]:
+    """Fewer than 100 pairs is an error for CLOVA Studio; fewer than 400 is below advice.
+
+    CLOVA Studio refuses an upload under 100 rows, but that is its rule, not a training limit:
+    for ``target="local"`` the same finding is a warning, so small sets (learning curves) tune.
+    """
     count = len(view.pairs)
-    if count < MIN_ROWS:
+    local = target == "local"
+    if count == 0 and local:  # nothing to train on, whatever the target
         return [
             Problem(
                 "error",
                 "too-few-rows",
+                "학습 예제가 하나도 없습니다",
+                "Text와 Completion을 채운 행을 추가하세요",
+                view.file,
+                row_label=view.row_label,
+            )
+        ]
+    if count < MIN_ROWS:
+        hint = f"예제를 늘리세요 (HyperCLOVA X는 {RECOMMENDED_ROWS}개 이상을 권장합니다)"
+        if local:
+            hint = f"로컬 튜닝은 진행합니다. CLOVA Studio에 올리려면 {MIN_ROWS}개 이상으로 늘리세요"
+        return [
+            Problem(
+                "warning" if local else "error",
+                "too-few-rows",
                 f"학습 예제가 {count}개뿐입니다. CLOVA Studio 튜닝에는 최소 {MIN_ROWS}개가 필요합니다",
-                f"예제를 늘리세요 (HyperCLOVA X는 {RECOMMENDED_ROWS}개 이상을 권장합니다)",
+                hint,
                 view.file,
                 row_label=view.row_label,
             )

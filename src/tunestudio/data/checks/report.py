@@ -12,6 +12,10 @@ from tunestudio.errors import DatasetInvalidError
 
 Task = Literal["classification", "generation"]
 TASKS: tuple[Task, ...] = ("classification", "generation")
+# Where the data is going: CLOVA Studio's upload rules are errors for "clova"; for "local"
+# tuning, rules that only CLOVA Studio's upload enforces become warnings.
+Target = Literal["clova", "local"]
+TARGETS: tuple[Target, ...] = ("clova", "local")
 SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
 
 # One short Korean title per problem code, for report headings. The codes are the stable,
