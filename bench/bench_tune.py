@@ -5,18 +5,23 @@ conversations of examples/inquiry/train.csv, in this process, one after the othe
 LoRA settings (r, alpha, dropout, all linear layers), batch size, max length, epochs, learning
 rate, warmup and seed. The Trainer side is fed the recipe's own ``tokenize.encode`` output
 (assistant-only labels) through transformers' ``DataCollatorForSeq2Seq`` (right padding, -100
-labels on padding), so only the training machinery differs.
+labels on padding), so only the training machinery differs. Both compute the same loss.
 
     .venv/bin/python bench/bench_tune.py [--data examples/inquiry/train.csv] [--rows 400]
-        [--epochs 1] [--batch-size 8] [--max-length 512] [--repeat 3]
+        [--epochs 1] [--batch-size 8] [--max-length 512] [--repeat 3] [--threads N]
+        [--lora-dropout 0.0]
 
-Throughput is real (non-padding) tokens per second of wall time inside the training loop: from
-the loop's start to the end of the last optimizer step, without model loading, tokenization or
-saving. Each side runs ``--repeat`` times in turns, the order reversed every other round (so a
-busy spell or a warm cache favours no side); every run is printed with the load average before
-it, and the table keeps each side's fastest. The CPU-time columns (this process, all threads)
-are steadier than wall time when other work shares the cores. No assertions: numbers go to
-docs/benchmarks.md.
+Throughput is real (non-padding) tokens of the training data per second of wall time inside the
+training loop: from the loop's start to the end of the last optimizer step, without model
+loading, tokenization or saving. The "fed" column says how many token positions the model
+actually computed, per real token: padding makes it above 1; packing removes padding and lays a
+prefix that a batch's examples share (the system prompt) down once, so it can be far below 1.
+
+Each side runs ``--repeat`` times in turns, the order reversed every other round (so a busy
+spell or a warm cache favours no side); every run is printed with the load average before it,
+and the table keeps each side's fastest. The CPU-time columns (this process, all threads) are
+steadier than wall time when other work shares the cores, and ``--threads 1`` steadier still.
+No assertions: numbers go to docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -44,7 +49,7 @@ class Timing:
 
     label: str
     runs: list[tuple[float, float]] = field(default_factory=list)
-    sequences: int = 0  # rows fed to the model per epoch (packed rows hold several examples)
+    fed: int = 0  # token positions the model computed (padding included, a shared prefix once)
 
     @property
     def seconds(self) -> float:
@@ -107,8 +112,9 @@ class LoopClock(TrainerCallback):
 
 def run_trainer(
     spec: TuneSpec, examples: list[Example], tokenizer: Any, out: Path
-) -> tuple[float, float]:
-    """A plain Trainer + peft LoRA run; returns (wall, CPU) seconds of its training loop."""
+) -> tuple[tuple[float, float], int]:
+    """A plain Trainer + peft LoRA run; returns (wall, CPU) seconds of its training loop and the
+    token positions its batches held."""
     import torch
     from peft import LoraConfig, get_peft_model
     from transformers import (
@@ -151,37 +157,55 @@ def run_trainer(
     tokenizer.padding_side = "right"  # training pads after the text
     rows = [{"input_ids": e.input_ids, "labels": e.labels} for e in examples]
     collator = DataCollatorForSeq2Seq(tokenizer, padding="longest", label_pad_token_id=-100)
+    fed = 0
+
+    def counting(features: list[dict[str, Any]]) -> Any:
+        nonlocal fed
+        batch = collator(features)
+        fed += batch["input_ids"].numel()
+        return batch
+
     clock = LoopClock()
     trainer = Trainer(
         model=peft_model,
         args=args,
         train_dataset=rows,  # a list is a map-style dataset
-        data_collator=collator,
+        data_collator=counting,
         callbacks=[clock],
     )
     trainer.train()
-    return clock.clock.spent
+    return clock.clock.spent, fed
 
 
 def run_ours(spec: TuneSpec, out: Path) -> tuple[tuple[float, float], int]:
-    """The recipe; returns (wall, CPU) seconds of its loop and the rows it feeds per epoch.
+    """The recipe; returns (wall, CPU) seconds of its loop and the token positions it fed.
 
     The loop runs from the "prepared" event (emitted just before it starts) to the last "step".
     """
+    from tunestudio.tuning import forward
     from tunestudio.tuning.recipe import run_recipe
 
-    clock, rows = Clock(), 0
+    clock, fed = Clock(), 0
+    collate = forward.Forward.collate
+
+    def counting(self: forward.Forward, rows: Any, pad_id: int) -> Any:
+        nonlocal fed
+        batch = collate(self, rows, pad_id)
+        fed += batch["input_ids"].numel()
+        return batch
 
     def on_event(kind: str, data: dict[str, Any]) -> None:
-        nonlocal rows
         if kind == "prepared":
-            rows = int(data["packedRows"])
             clock.start()
         elif kind == "step":
             clock.stop()
 
-    run_recipe(spec, out, on_event=on_event)
-    return clock.spent, rows
+    forward.Forward.collate = counting  # type: ignore[method-assign]
+    try:
+        run_recipe(spec, out, on_event=on_event)
+    finally:
+        forward.Forward.collate = collate  # type: ignore[method-assign]
+    return clock.spent, fed
 
 
 def measure(spec: TuneSpec, examples: list[Example], tokenizer: Any, repeat: int) -> list[Timing]:
@@ -189,29 +213,18 @@ def measure(spec: TuneSpec, examples: list[Example], tokenizer: Any, repeat: int
     spell or a warm cache favours no side)."""
     padded = spec.model_copy(update={"packing": False})
     packed = spec.model_copy(update={"packing": True})
-    timings = [
-        Timing("HF Trainer + peft", sequences=len(examples)),
-        Timing("recipe"),
-        Timing("recipe --packing"),
+    timings = [Timing("HF Trainer + peft"), Timing("recipe"), Timing("recipe --packing")]
+    sides = [
+        lambda out: run_trainer(spec, examples, tokenizer, out),
+        lambda out: run_ours(padded, out),
+        lambda out: run_ours(packed, out),
     ]
-
-    def trainer(out: Path) -> tuple[float, float]:
-        return run_trainer(spec, examples, tokenizer, out)
-
-    def ours(variant: TuneSpec, timing: Timing) -> Any:
-        def run(out: Path) -> tuple[float, float]:
-            spent, timing.sequences = run_ours(variant, out)
-            return spent
-
-        return run
-
-    sides = [trainer, ours(padded, timings[1]), ours(packed, timings[2])]
     for round_ in range(repeat):
         order = range(3) if round_ % 2 == 0 else range(2, -1, -1)
         for index in order:
             with tempfile.TemporaryDirectory() as tmp:
                 load = os.getloadavg()[0]
-                spent = sides[index](Path(tmp) / "run")
+                spent, timings[index].fed = sides[index](Path(tmp) / "run")
             timings[index].runs.append(spent)
             print(
                 f"  round {round_ + 1}: {timings[index].label:<18} {spent[0]:7.2f} s wall "
@@ -233,16 +246,16 @@ def report(spec: TuneSpec, rows: int, examples: list[Example], timings: list[Tim
         f"LoRA r={spec.lora_r} alpha={spec.lora_alpha} dropout={spec.lora_dropout} all-linear, "
         f"torch threads {torch.get_num_threads()}"
     )
-    print(f"real tokens trained: {tokens}")
+    print(f"real tokens trained: {tokens} (fed: token positions the model computed)")
     print(
-        f"{'method':<18} {'seqs/epoch':>10} {'seconds':>8} {'real tokens/s':>14} {'ratio':>6}"
+        f"{'method':<18} {'fed':>7} {'seconds':>8} {'real tokens/s':>14} {'ratio':>6}"
         f"   {'cpu s':>7} {'tokens/cpu-s':>12} {'ratio':>6}"
     )
     first = timings[0]
     for t in timings:
         rate, cpu_rate = tokens / t.seconds, tokens / t.cpu
         print(
-            f"{t.label:<18} {t.sequences:>10} {t.seconds:>8.2f} {rate:>14.0f} "
+            f"{t.label:<18} {t.fed / tokens:>6.2f}x {t.seconds:>8.2f} {rate:>14.0f} "
             f"{first.seconds / t.seconds:>5.2f}x   {t.cpu:>7.2f} {cpu_rate:>12.0f} "
             f"{first.cpu / t.cpu:>5.2f}x"
         )
@@ -257,7 +270,19 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--max-length", type=int, default=512, help="also the packed row width")
     parser.add_argument("--repeat", type=int, default=3, help="rounds; the fastest is kept")
+    parser.add_argument("--lora-dropout", type=float, default=0.0, help="for both sides")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch threads for both sides (default: torch's, one per core); 1 is steadier "
+        "when other work shares the cores",
+    )
     args = parser.parse_args()
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
 
     from tunestudio.models.hf_load import load_tokenizer
     from tunestudio.models.tiny import ensure_tiny
@@ -270,6 +295,7 @@ def main() -> None:
             epochs=args.epochs,
             batch_size=args.batch_size,
             max_length=args.max_length,
+            lora_dropout=args.lora_dropout,
             checkpoint_every=1_000_000,  # the Trainer side saves nothing either
         )
         tokenizer = load_tokenizer(str(ensure_tiny()))

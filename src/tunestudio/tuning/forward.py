@@ -40,30 +40,40 @@ def segmented_sdpa(
     attention_mask: torch.Tensor | None,
     **kwargs: Any,
 ) -> tuple[torch.Tensor, None]:
-    """transformers' SDPA attention, run on each example of a flat row separately.
+    """transformers' SDPA attention, run on each segment of a flat row separately.
 
-    ``cu_seq_lens_q`` (from the model's keyword arguments) holds the example boundaries; without
-    it (an unpacked batch) this is plain SDPA.
+    ``cu_seq_lens_q`` (from the model's keyword arguments) holds the segment boundaries; with
+    ``shared_prefix_length`` the first segment is a prefix that every other segment also attends
+    to. Without them (an unpacked batch) this is plain SDPA.
     """
     import torch
     from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
     bounds = kwargs.pop("cu_seq_lens_q", None)
+    prefix = int(kwargs.pop("shared_prefix_length", 0))
     if bounds is None:
         return sdpa_attention_forward(module, query, key, value, attention_mask, **kwargs)
     # split (not slicing in a loop): its backward is one concatenation of the gradients, where
     # each slice's backward would write a zero-filled full-length gradient
     lengths = bounds.diff().tolist()
-    parts = [
-        sdpa_attention_forward(module, q, k, v, None, **kwargs)[0]
-        for q, k, v in zip(
-            query.split(lengths, dim=2),
-            key.split(lengths, dim=2),
-            value.split(lengths, dim=2),
-            strict=True,
-        )
-    ]
+    queries, keys, values = (t.split(lengths, dim=2) for t in (query, key, value))
+    parts = []
+    for index, (q, k, v) in enumerate(zip(queries, keys, values, strict=True)):
+        mask = None  # the fused causal path
+        if prefix and index > 0:
+            k, v = torch.cat([keys[0], k], dim=2), torch.cat([values[0], v], dim=2)
+            mask = _after_prefix(q.shape[2], prefix, q.device)
+        parts.append(sdpa_attention_forward(module, q, k, v, mask, **kwargs)[0])
     return torch.cat(parts, dim=1), None  # (batch, length, heads, head_dim), as SDPA returns
+
+
+def _after_prefix(length: int, prefix: int, device: torch.device) -> torch.Tensor:
+    """Which keys each of ``length`` queries sees: the whole prefix, then causally its own."""
+    import torch
+
+    own = torch.ones(length, length, dtype=torch.bool, device=device).tril()
+    seen = torch.ones(length, prefix, dtype=torch.bool, device=device)
+    return torch.cat([seen, own], dim=1)[None, None]
 
 
 class Forward:

@@ -1,6 +1,6 @@
 """Rows of a batch: one example per row, or several short examples packed into one row.
 
-Three layouts, all with the same labels (each example's first label IGNORE):
+Three layouts, all giving every example the loss it has alone:
 
 - **unpacked** rows are right-padded and passed *without* an attention mask: under causal
   attention no real token can see the padding that follows it, and without a mask SDPA takes its
@@ -8,10 +8,14 @@ Three layouts, all with the same labels (each example's first label IGNORE):
 - **packed** rows restart ``position_ids`` at 0 for each example and are passed without a mask:
   transformers reads the restarts as sequence boundaries and builds a block-diagonal causal mask
   (flash-attention kernels read them as variable-length sequences);
-- **flat** (packing on a model that attends segment by segment, see forward.py): every example of
-  the batch in one row, no padding at all, with ``cu_seq_lens_q`` marking where each one starts.
+- **flat** (packing on a model that attends segment by segment, see forward.py): the whole batch
+  in one row with no padding. The leading tokens that every example shares and none is trained on
+  (in a CLOVA dataset: the template and the system prompt, often most of each row) are laid down
+  once, then each example's remainder, its positions continuing after the prefix;
+  ``cu_seq_lens_q`` marks the segments and ``shared_prefix_length`` says that the first one is
+  the shared prefix, which every later segment attends to.
 
-Tests check that a packed or flat example's logits equal its logits alone.
+Tests check that each layout gives the same loss and gradients as every example alone.
 """
 
 from __future__ import annotations
@@ -51,17 +55,12 @@ def plan_rows(examples: Sequence[Example], max_length: int, packing: bool) -> li
 def collate(
     rows: Sequence[Sequence[Example]], pad_id: int, *, flat: bool = False
 ) -> dict[str, torch.Tensor]:
-    """Tensors for one batch: ``input_ids`` and ``labels``, plus ``position_ids`` when packed and
-    ``cu_seq_lens_q`` (example boundaries) when ``flat``."""
+    """Tensors for one batch: ``input_ids`` and ``labels``; ``position_ids`` when packed; and
+    ``cu_seq_lens_q`` (segment boundaries), ``shared_prefix_length`` when ``flat``."""
     import torch
 
     if flat:
-        examples = [e for row in rows for e in row]
-        batch = {k: torch.tensor([v]) for k, v in _row(examples).items()}
-        # [0, len0, len0 + len1, …]: where each example starts and ends in the one row
-        starts = accumulate((len(e.input_ids) for e in examples), initial=0)
-        batch["cu_seq_lens_q"] = torch.tensor(list(starts))
-        return batch
+        return _flat([e for row in rows for e in row])
     width = max(sum(len(e.input_ids) for e in row) for row in rows)
     packed = any(len(row) > 1 for row in rows)
     columns: dict[str, list[list[int]]] = {"input_ids": [], "labels": [], "position_ids": []}
@@ -90,3 +89,46 @@ def _row(examples: Sequence[Example]) -> dict[str, list[int]]:
         labels += [IGNORE, *example.labels[1:]]
         positions += range(len(example.input_ids))
     return {"input_ids": ids, "labels": labels, "position_ids": positions}
+
+
+def shared_prefix(examples: Sequence[Example]) -> int:
+    """How many leading tokens all ``examples`` share with no label on them or on the next token.
+
+    The next token counts too: the prefix's last position would have to predict a different
+    token for each example. 0 for a single example (nothing to share).
+    """
+    if len(examples) < 2:
+        return 0
+    # the common prefix of all is that of the lexicographically smallest and largest
+    low, high = min(e.input_ids for e in examples), max(e.input_ids for e in examples)
+    common = next((i for i, (a, b) in enumerate(zip(low, high, strict=False)) if a != b), len(low))
+    return max(0, min(common, *(_first_label(e) - 1 for e in examples)))
+
+
+def _first_label(example: Example) -> int:
+    return next((i for i, label in enumerate(example.labels) if label != IGNORE), 0)
+
+
+def _flat(examples: Sequence[Example]) -> dict[str, torch.Tensor]:
+    """One row: the shared prefix once (if any), then each example's remainder."""
+    import torch
+
+    prefix = shared_prefix(examples)
+    ids, positions = list(examples[0].input_ids[:prefix]), list(range(prefix))
+    labels = [IGNORE] * prefix
+    lengths = [prefix] if prefix else []
+    for example in examples:
+        ids += example.input_ids[prefix:]
+        # labels[prefix] is IGNORE (see shared_prefix), as is each first label anyway
+        labels += [IGNORE, *example.labels[prefix + 1 :]]
+        positions += range(prefix, len(example.input_ids))
+        lengths.append(len(example.input_ids) - prefix)
+    batch = {
+        "input_ids": torch.tensor([ids]),
+        "labels": torch.tensor([labels]),
+        "position_ids": torch.tensor([positions]),
+        "cu_seq_lens_q": torch.tensor(list(accumulate(lengths, initial=0))),
+    }
+    if prefix:
+        batch["shared_prefix_length"] = torch.tensor(prefix)
+    return batch

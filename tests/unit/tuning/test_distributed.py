@@ -77,14 +77,23 @@ def test_two_processes_train_resume_and_answer(random_model: Path, tmp_path: Pat
 
 
 @pytest.mark.slow
-def test_two_ranks_of_four_match_one_process_of_eight(random_model: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("packing", [False, True])
+def test_two_ranks_of_four_match_one_process_of_eight(
+    random_model: Path, tmp_path: Path, packing: bool
+) -> None:
     # Rank r takes rows r, r+2, … of the shuffled order, so each update of 2 × 4 rows covers the
     # same rows as one of 8 in a single process: the losses must agree (gloo sums in a different
-    # order, hence the tolerance). This checks the sharding and the loss scaling together.
+    # order, hence the tolerance). This checks the sharding and the loss scaling together, and
+    # with packing, the flat layout with its shared prefix under DDP.
     data = write_clova(tmp_path / "train.csv", classification_rows(110))
-    single = run_recipe(_spec(random_model, data, epochs=1, num_processes=1), tmp_path / "single")
-    double = run_recipe(_spec(random_model, data, epochs=1, batch_size=4), tmp_path / "double")
-    assert double.steps == single.steps == 14
+    single = run_recipe(
+        _spec(random_model, data, epochs=1, num_processes=1, packing=packing), tmp_path / "single"
+    )
+    double = run_recipe(
+        _spec(random_model, data, epochs=1, batch_size=4, packing=packing), tmp_path / "double"
+    )
+    assert double.steps == single.steps > 1
+    assert packing or single.steps == 14
     pairs = zip(single.loss_history, double.loss_history, strict=True)
     assert all(a["trainLoss"] == pytest.approx(b["trainLoss"], rel=1e-4) for a, b in pairs)
 

@@ -10,20 +10,18 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from tunestudio.tuning.forward import SEGMENTED, Forward
-from tunestudio.tuning.packing import collate, plan_rows
+from tunestudio.tuning.packing import collate, plan_rows, shared_prefix
 from tunestudio.tuning.tokenize import IGNORE, Example, encode
 from tunestudio.types import Message
 
+SYSTEM = Message("system", "문의를 읽고 결제, 배송, 계정 중 하나로 분류하세요.")
 CHATS = [
+    [SYSTEM, Message("user", "택배가 안 와요"), Message("assistant", "배송")],
+    [SYSTEM, Message("user", "결제가 두 번 됐어요"), Message("assistant", "결제")],
+    [SYSTEM, Message("user", "비밀번호를 잊었어요"), Message("assistant", "계정")],
+    [SYSTEM, Message("user", "주소를 바꾸고 싶어요"), Message("assistant", "배송")],
     [Message("user", "안녕하세요"), Message("assistant", "네, 반가워요")],
-    [
-        Message("system", "분류하세요"),
-        Message("user", "택배가 안 와요"),
-        Message("assistant", "배송"),
-    ],
     [Message("user", "결제?"), Message("assistant", "환불은 3일 안에 됩니다")],
-    [Message("user", "비밀번호를 잊었어요"), Message("assistant", "계정")],
-    [Message("user", "주소를 바꾸고 싶어요"), Message("assistant", "배송지 변경은 앱에서")],
 ]
 
 
@@ -53,20 +51,25 @@ def _loss_and_grads(model: Any, compute: Any) -> tuple[float, dict[str, torch.Te
     return loss.item(), grads
 
 
-@pytest.mark.parametrize("packing", [False, True])
+@pytest.mark.parametrize(("packing", "chats"), [(False, 6), (True, 6), (True, 4)])
 def test_loss_and_gradients_equal_the_plain_computation(
-    setup: tuple[Any, list[Example]], packing: bool
+    setup: tuple[Any, list[Example]], packing: bool, chats: int
 ) -> None:
     model, examples = setup
+    examples = examples[:chats]  # the first 4 share a system prompt
     expected, expected_grads = _loss_and_grads(model, lambda: _plain_loss(model, examples))
     forward = Forward(model, packing=packing, max_length=128)
     rows = [[examples[i] for i in row] for row in plan_rows(examples, 128, packing)]
     batch = forward.collate(rows, pad_id=0)
-    if packing:  # one padding-free row, attended example by example
+    if packing:  # one padding-free row, attended segment by segment, the shared prefix once
         assert forward.flat and model.config._attn_implementation == SEGMENTED
-        assert batch["input_ids"].shape[0] == 1 and "cu_seq_lens_q" in batch
+        prefix = shared_prefix(examples)
+        assert prefix > (20 if chats == 4 else 0)  # the system prompt / only the template
+        total = sum(len(e.input_ids) for e in examples)
+        assert batch["input_ids"].shape == (1, total - prefix * (len(examples) - 1))
+        assert batch["shared_prefix_length"].item() == prefix
     else:  # right-padded rows, no attention mask
-        assert set(batch) == {"input_ids", "labels"} and batch["input_ids"].shape[0] == 5
+        assert set(batch) == {"input_ids", "labels"} and batch["input_ids"].shape[0] == 6
     loss, grads = _loss_and_grads(model, lambda: forward.loss_sum(model, batch))
     assert loss == pytest.approx(expected, rel=1e-5)
     assert grads.keys() == expected_grads.keys()
@@ -114,3 +117,14 @@ def test_only_labelled_positions_reach_the_head(setup: tuple[Any, list[Example]]
     hook.remove()
     targets = sum(e.target_tokens - (e.labels[0] != IGNORE) for e in examples)
     assert seen == [targets] and targets < batch["input_ids"].numel() / 3
+
+
+def test_the_shared_prefix_stops_before_anything_trained() -> None:
+    def example(ids: list[int], first_label: int) -> Example:
+        return Example(ids, [IGNORE] * first_label + ids[first_label:])
+
+    same = [1, 2, 3, 4, 5, 6]
+    assert shared_prefix([example(same, 4), example(same, 4)]) == 3  # not up to the label
+    assert shared_prefix([example(same, 4), example([1, 2, 9, 9, 9], 3)]) == 2
+    assert shared_prefix([example(same, 1), example(same, 1)]) == 0
+    assert shared_prefix([example(same, 4)]) == 0
