@@ -40,7 +40,11 @@ class Backend(Protocol):
     """A model you can talk to. ``name`` is the spec string it was loaded from."""
 
     name: str
-    capabilities: Capabilities
+
+    @property
+    def capabilities(self) -> Capabilities:
+        """What the backend can do (a wrapper reports its inner model's)."""
+        ...
 
     def chat(self, messages: Sequence[Message], params: GenParams = ...) -> ChatResult:
         """Answer one conversation."""

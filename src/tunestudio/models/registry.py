@@ -1,5 +1,5 @@
 """Spec strings name models: ``tiny``, ``hf:<id or path>[@<adapter>]``, ``clova:<model>``,
-``clova-task:<taskId>``, ``openai:<base_url>#<model>``.
+``clova-task:<taskId>``, ``openai:<base_url>#<model>``, ``pipeline:<file.yaml>``.
 
 Backends are imported only when loaded, so naming a model costs nothing until it is used.
 """
@@ -19,6 +19,7 @@ SPEC_FORMS = (
     "clova:<model> (e.g. clova:HCX-005)",
     "clova-task:<taskId>",
     "openai:<base_url>#<model> (e.g. openai:http://localhost:8000/v1#qwen)",
+    "pipeline:<pipeline.yaml> (ops stages around a model)",
 )
 
 # kind -> "module:function" that takes a ModelSpec and keyword options and returns a Backend
@@ -28,6 +29,7 @@ _LOADERS = {
     "clova": "tunestudio.models.clova:load_clova",
     "clova-task": "tunestudio.models.clova:load_clova",
     "openai": "tunestudio.models.openai_compat:load_openai",
+    "pipeline": "tunestudio.ops.pipeline:load_pipeline_spec",
 }
 
 

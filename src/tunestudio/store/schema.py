@@ -114,3 +114,25 @@ class AccessTokenRow(Base):
     key_id: Mapped[str] = mapped_column(ForeignKey("api_keys.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class LedgerRow(Base):
+    """One call through a pipeline: a model call, a cache hit, a rejected or failed attempt."""
+
+    __tablename__ = "ledger"
+    __table_args__ = (Index("ix_ledger_at", "at"), Index("ix_ledger_run", "run"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    pipeline: Mapped[str] = mapped_column(String(200), default="")
+    model: Mapped[str] = mapped_column(Text)
+    outcome: Mapped[str] = mapped_column(String(32))
+    input_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    output_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    latency_ms: Mapped[float] = mapped_column(default=0.0)
+    cost: Mapped[float] = mapped_column(default=0.0)
+    saved_cost: Mapped[float] = mapped_column(default=0.0)
+    saved_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    run: Mapped[str | None] = mapped_column(String(200))
+    key: Mapped[str | None] = mapped_column(String(64))
+    detail: Mapped[str | None] = mapped_column(Text)
