@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 # "\\[" keeps rich from reading "[@<adapter>]" as markup.
 MODEL_HELP = (
     "Model spec: tiny, hf:<hub id or path>\\[@<adapter>], clova:<model>, clova-task:<taskId> "
-    "or openai:<base_url>#<model>."
+    "openai:<base_url>#<model> or pipeline:<pipeline.yaml>."
 )
 HELP = (
     "Answer every row of INPUT with MODEL and write the answers to OUTPUT.\n\n"
@@ -103,14 +103,31 @@ def infer(
         "retry_failed": retry_failed,
         "fresh": fresh,
     }
+    from tunestudio.ops.ledger import labels
+
+    run_label = f"infer:{out.name}"
     try:
-        result = _run(backend, batch, settings)
+        with labels(run=run_label):  # the cost ledger sums a pipeline's calls per run
+            result = _run(backend, batch, settings)
     finally:
-        backend.close()
+        backend.close()  # a pipeline also writes out its ledger records
     _write(batch, result, out)
     _summary(result, out)
+    _ledger_summary(spec.kind, run_label)
     if result.failed:
         raise typer.Exit(1)
+
+
+def _ledger_summary(kind: str, run_label: str) -> None:
+    """What a pipeline's calls cost and saved in this run (other models are not metered)."""
+    if kind != "pipeline":
+        return
+    from tunestudio.cli.stats import stats_table
+    from tunestudio.ops.stats import summarize
+
+    rows = summarize("model", run=run_label)
+    if rows:
+        console.print(stats_table(rows, "model"))
 
 
 @contextmanager

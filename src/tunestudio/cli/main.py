@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tunestudio.cli import chat, infer, run, serve  # noqa: F401  (each import registers its command)
+from tunestudio.cli import chat, infer, run, serve, stats  # noqa: F401  (each registers a command)
 from tunestudio.cli.app import app
 from tunestudio.cli.common import fail
 from tunestudio.cli.data import app as data_app

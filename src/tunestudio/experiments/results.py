@@ -139,6 +139,7 @@ class RunResult:
     judge: list[dict[str, Any]] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     files: dict[str, Path] = field(default_factory=dict)
+    costs: list[dict[str, Any]] = field(default_factory=list)  # ledger sums per model (pipelines)
 
     def evaluation(self, key: str) -> Evaluation:
         return next(e for e in self.evaluations if e.variant.key == key)

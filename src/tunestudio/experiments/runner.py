@@ -21,6 +21,7 @@ import json
 import math
 import shutil
 import time
+from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,7 @@ from tunestudio.experiments.kinds import KINDS, Context
 from tunestudio.experiments.observer import Observer
 from tunestudio.experiments.recipe import Recipe
 from tunestudio.experiments.results import RunResult
+from tunestudio.ops.ledger import labels
 
 # What a run writes, and so all that --fresh removes: never anything else in the folder.
 RUN_ENTRIES = (
@@ -73,18 +75,30 @@ def run_experiment(
     data = [test, *([train] if train else [])]
     result = RunResult(recipe=recipe, run_dir=run_dir, data=data, evaluations=[])
     ctx = Context(recipe, where, run_dir, observer, scorers, test, train, result)
-    KINDS[recipe.kind](ctx)
-    if recipe.judge is not None:
-        from tunestudio.experiments.judging import run_judge
+    ledger_run = f"run:{run_dir.name}"
+    with labels(run=ledger_run):  # calls through pipelines are summed per run in the ledger
+        KINDS[recipe.kind](ctx)
+        if recipe.judge is not None:
+            from tunestudio.experiments.judging import run_judge
 
-        observer.stage(f"judging with {recipe.judge.model}")
-        run_judge(ctx)
+            observer.stage(f"judging with {recipe.judge.model}")
+            run_judge(ctx)
+    result.costs = _costs(recipe, ledger_run)
     _timings(result, time.perf_counter() - started)
     observer.stage("writing the report")
     version = tunestudio_version()
     write_report(result, version)
     _write_summary(result, version)
     return result
+
+
+def _costs(recipe: Recipe, ledger_run: str) -> list[dict[str, Any]]:
+    """The ledger's sums for this run, when it used a pipeline (other models are not metered)."""
+    if not any(model.spec.startswith("pipeline:") for model in recipe.models):
+        return []
+    from tunestudio.ops.stats import summarize
+
+    return [asdict(row) for row in summarize("model", run=ledger_run)]
 
 
 def _open_folder(recipe: Recipe, output: Path | str | None, fresh: bool) -> Path:
@@ -196,6 +210,7 @@ def _write_summary(result: RunResult, version: str) -> None:
         "pairs": [{"a": p.a, "b": p.b, **p.comparison.to_dict()} for p in result.pairs],
         "curve": [vars(p) for p in result.curve],
         "timings": result.timings,
+        "costs": result.costs,
         "files": {k: str(v) for k, v in result.files.items()},
     }
     text = json.dumps(_strict_json(summary), ensure_ascii=False, indent=2, default=str)

@@ -17,6 +17,7 @@ the rows that were in flight, and the next run with the same journal calls only 
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import random
 import time
 from collections.abc import Callable, Generator, Iterator, Sequence
@@ -223,7 +224,11 @@ def _threaded(
 ) -> Iterator[list[RowResult]]:
     pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="tunestudio-batch")
     try:
-        futures = [pool.submit(caller.one, i, rows[i]) for i in todo]
+        # each call runs in a copy of this context, so labels set by the caller (the run or API
+        # key the ledger records calls for) reach the threads
+        futures = [
+            pool.submit(contextvars.copy_context().run, caller.one, i, rows[i]) for i in todo
+        ]
         for future in as_completed(futures):
             yield [future.result()]
     finally:

@@ -85,6 +85,12 @@ def labels(run: str | None = None, key: str | None = None) -> Iterator[None]:
         _LABELS.reset(token)
 
 
+def set_labels(run: str | None = None, key: str | None = None) -> None:
+    """Label the rest of the current context (the server does this once per request)."""
+    current = current_labels()
+    _LABELS.set(Labels(run=run or current.run, key=key or current.key))
+
+
 def current_labels() -> Labels:
     return _LABELS.get() or Labels()
 
