@@ -40,7 +40,9 @@ class ModelEntry(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, description="Model name clients use (e.g. HCX-005).")
-    spec: str = Field(description="Model spec: tiny, hf:<path>[@<adapter>], clova:…, openai:….")
+    spec: str = Field(
+        description="Model spec: tiny, hf:<path>[@<adapter>], clova:…, openai:…, pipeline:<file>."
+    )
     options: dict[str, Any] = Field(
         default_factory=dict, description="Loader options (e.g. device: cpu, max_batch_size)."
     )
@@ -185,7 +187,10 @@ def _resolve_paths(data: dict[str, Any], base: Path) -> None:
 
 
 def _resolve_spec(spec: Any, base: Path) -> Any:
-    """``hf:./x@./y`` relative to ``base``; hub ids (``org/name``) are left alone."""
+    """``hf:./x@./y`` and ``pipeline:x.yaml`` relative to ``base``; hub ids stay as they are."""
+    if isinstance(spec, str) and spec.startswith("pipeline:"):
+        path = Path(spec[len("pipeline:") :]).expanduser()
+        return spec if path.is_absolute() else f"pipeline:{(base / path).resolve()}"
     if not isinstance(spec, str) or not spec.startswith("hf:"):
         return spec
     target, sep, adapter = spec[3:].partition("@")
