@@ -174,7 +174,13 @@ def test_refusals_name_the_row_the_field_or_the_fix(
     assert_error(upload(live, good, tuningType="FULL"), 400, "40001", "tuningType")
     json_body = {"model": "HCX-003", "trainingDatasetBucket": "b", "trainingDatasetFilePath": "x"}
     from_bucket = httpx.post(f"{live.url}/tuning/v2/tasks", json=json_body)
-    assert_error(from_bucket, 400, "40001", "Object Storage", "trainingDataset")
+    assert_error(from_bucket, 400, "40001", "no file 'x' in bucket 'b'", "buckets/<bucket>/<path>")
+    escaping = json_body | {"trainingDatasetFilePath": "../../tunestudio.db"}
+    from_bucket = httpx.post(f"{live.url}/tuning/v2/tasks", json=escaping)
+    assert_error(from_bucket, 400, "40001", "leaves its bucket")
+    only_path = {"model": "HCX-003", "trainingDatasetFilePath": "x"}
+    from_bucket = httpx.post(f"{live.url}/tuning/v2/tasks", json=only_path)
+    assert_error(from_bucket, 400, "40001", "trainingDatasetBucket is missing")
     no_file = httpx.post(f"{live.url}/tuning/v2/tasks", data={"model": "HCX-003"})
     assert_error(no_file, 400, "40001", "trainingDataset")
     assert_error(httpx.get(f"{live.url}/tuning/v2/tasks/zzzzzzzz"), 404, "40400", "zzzzzzzz")

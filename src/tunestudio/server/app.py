@@ -27,6 +27,7 @@ from tunestudio.server.clova.routes import CLOVA
 from tunestudio.server.config import ServerConfig
 from tunestudio.server.dialects import Dialect
 from tunestudio.server.errors import ApiError, BodyTooLarge, ErrorKind, to_api_error
+from tunestudio.server.iam import IamKeyStore
 from tunestudio.server.keystore import KeyStore
 from tunestudio.server.middleware import (
     BodyLimitMiddleware,
@@ -64,7 +65,12 @@ def build_app(
         config=config,
         registry=ModelRegistry(config, jobs, loader=loader),
         keys=keys,
-        auth=Authenticator(keys, allow_open=config.loopback, token_ttl=config.access_token_ttl),
+        auth=Authenticator(
+            keys,
+            allow_open=config.loopback,
+            token_ttl=config.access_token_ttl,
+            iam=IamKeyStore(keys, settings),  # the master key file under the same home
+        ),
         jobs=jobs,
         dialects=DIALECTS,
     )

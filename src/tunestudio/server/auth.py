@@ -2,6 +2,11 @@
 
 Accepted credentials, in this order:
 
+* an NCP IAM signature (``X-NCP-IAM-ACCESS-KEY``, ``X-NCP-APIGW-TIMESTAMP``,
+  ``X-NCP-APIGW-SIGNATURE-V2``; :mod:`.iam`), as CLOVA's older tuning client signs its calls.
+  CLOVA took it on the tuning API only; here it is good on every path, since it proves the key
+  at least as well as a Bearer key does. When the access key header is there, the signature
+  is checked and must hold, whatever else was sent;
 * ``Authorization: Bearer <key>`` — a key from ``tunestudio keys create`` (``ts-…``), or an
   access token (``tst-…``) issued by :meth:`Authenticator.issue_access_token`;
 * ``X-NCP-CLOVASTUDIO-API-KEY: <key>`` — CLOVA Studio's legacy pair; its partner
@@ -18,6 +23,7 @@ from __future__ import annotations
 import base64
 import binascii
 import math
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,12 +31,22 @@ from datetime import datetime
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
+from tunestudio.ops.ledger import set_labels
 from tunestudio.server.errors import (
     InvalidCredentials,
     MissingCredentials,
     RateLimited,
     ScopeForbidden,
     TokenExpired,
+)
+from tunestudio.server.iam import (
+    IAM_HINT,
+    IamKeyStore,
+    SignedRequest,
+    check_signature,
+    check_timestamp,
+    request_uri,
+    signed_request,
 )
 from tunestudio.server.keystore import TOKEN_PREFIX, KeyInfo, KeyStore, Scope
 from tunestudio.server.ratelimit import TokenBuckets
@@ -49,7 +65,7 @@ class Principal:
     key_id: str | None
     name: str
     scopes: tuple[Scope, ...]
-    via: str  # "bearer", "legacy_header", "access_token" or "open"
+    via: str  # "bearer", "legacy_header", "access_token", "iam_signature" or "open"
 
 
 OPEN = Principal(None, "open", tuple(Scope), "open")
@@ -65,23 +81,40 @@ class Authenticator:
         allow_open: bool,
         token_ttl: float = 3600,
         buckets: TokenBuckets | None = None,
+        iam: IamKeyStore | None = None,
     ) -> None:
         self.keys = keys
+        self.iam = iam or IamKeyStore(keys)
         self.allow_open = allow_open
         self.token_ttl = token_ttl
         self.buckets = buckets or TokenBuckets()
         self._keys_exist = False  # sticky: keys are revoked, never deleted
 
-    def authenticate(self, headers: Mapping[str, str], scope: Scope) -> Principal:
+    def authenticate(
+        self, headers: Mapping[str, str], scope: Scope, target: tuple[str, bytes] | None = None
+    ) -> Principal:
         """The caller these headers prove, allowed ``scope`` and within its rate limit.
 
-        Raises MissingCredentials, InvalidCredentials, TokenExpired, ScopeForbidden or
-        RateLimited. It reads the store; :func:`require` decides whether on the event loop.
+        ``target`` is the request's method and raw URI (:func:`.iam.request_uri`), which an IAM
+        signature covers; without it signature headers are not looked at. Raises
+        MissingCredentials, InvalidCredentials, InvalidSignature, TokenExpired, ScopeForbidden
+        or RateLimited. It reads the store; :func:`require` decides whether on the event loop.
         """
+        if target is not None and (signed := signed_request(headers)) is not None:
+            signer = self._signed_key(signed, *target)
+            if signer is None:
+                return self._without_key(True, "the IAM access key is not valid", IAM_HINT)
+            return self._admit(signer, scope, "iam_signature")
         secret, via = credentials(headers)
         key = self._key(secret) if secret else None
         if key is None:
             return self._without_key(secret is not None)
+        if secret and secret.startswith(TOKEN_PREFIX):
+            via = "access_token"
+        return self._admit(key, scope, via)
+
+    def _admit(self, key: KeyInfo, scope: Scope, via: str) -> Principal:
+        """The principal of an active ``key``, once its scopes and rate limit allow the call."""
         if not key.allows(scope):
             raise ScopeForbidden(
                 f"this key may not use {scope.value} endpoints (its scopes: "
@@ -94,8 +127,6 @@ class Authenticator:
                 retry_after=math.ceil(wait),
                 hint=f"retry after {math.ceil(wait)} s, or create a key with a higher --rate-limit",
             )
-        if secret and secret.startswith(TOKEN_PREFIX):
-            via = "access_token"
         return Principal(key.id, key.name, key.scopes, via)
 
     def issue_access_token(self, client_id: str, client_secret: str) -> tuple[str, datetime]:
@@ -127,7 +158,25 @@ class Authenticator:
             raise InvalidCredentials("this API key was revoked", hint=CREATE_HINT)
         return key
 
-    def _without_key(self, sent_something: bool) -> Principal:
+    def _signed_key(self, signed: SignedRequest, method: str, uri: bytes) -> KeyInfo | None:
+        """The active key whose IAM pair signed this request; None when the access key is
+        unknown. A stale timestamp is refused before the store is read."""
+        check_timestamp(signed.timestamp, time.time())
+        found = self.iam.find(signed.access_key)
+        if found is None:
+            return None
+        key, secret_key = found
+        check_signature(signed, secret_key, method, uri)
+        if not key.active:  # said only to whoever holds the secret
+            raise InvalidCredentials("this API key was revoked", hint=IAM_HINT)
+        return key
+
+    def _without_key(
+        self,
+        sent_something: bool,
+        rejection: str = "the API key is not valid",
+        hint: str = CREATE_HINT,
+    ) -> Principal:
         """No known key: open on loopback while the store has none, refused otherwise."""
         self._keys_exist = self._keys_exist or self.keys.any_keys()
         if not self._keys_exist:
@@ -138,7 +187,7 @@ class Authenticator:
                 hint=CREATE_HINT,
             )
         if sent_something:
-            raise InvalidCredentials("the API key is not valid", hint=CREATE_HINT)
+            raise InvalidCredentials(rejection, hint=hint)
         raise MissingCredentials("no API key was sent", hint=CREATE_HINT)
 
 
@@ -184,11 +233,14 @@ def require(scope: Scope) -> Callable[[Request], Awaitable[Principal]]:
 
     async def dependency(request: Request) -> Principal:
         auth: Authenticator = request.app.state.server.auth
+        target = (request.method, request_uri(request.scope))
         if auth.keys.local:
-            principal = auth.authenticate(request.headers, scope)
+            principal = auth.authenticate(request.headers, scope, target)
         else:
-            principal = await run_in_threadpool(auth.authenticate, request.headers, scope)
+            principal = await run_in_threadpool(auth.authenticate, request.headers, scope, target)
         request.state.principal = principal
+        # the cost ledger sums calls per key: label the calls this request makes
+        set_labels(key=principal.key_id)
         return principal
 
     return dependency

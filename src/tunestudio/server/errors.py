@@ -42,6 +42,7 @@ class ErrorKind(StrEnum):
     METHOD_NOT_ALLOWED = "method_not_allowed"
     MISSING_CREDENTIALS = "missing_credentials"
     INVALID_CREDENTIALS = "invalid_credentials"
+    INVALID_SIGNATURE = "invalid_signature"
     TOKEN_EXPIRED = "token_expired"
     FORBIDDEN = "forbidden"
     RATE_LIMITED = "rate_limited"
@@ -61,6 +62,7 @@ STATUS: dict[ErrorKind, int] = {
     ErrorKind.METHOD_NOT_ALLOWED: 405,
     ErrorKind.MISSING_CREDENTIALS: 401,
     ErrorKind.INVALID_CREDENTIALS: 401,
+    ErrorKind.INVALID_SIGNATURE: 401,
     ErrorKind.TOKEN_EXPIRED: 401,
     ErrorKind.FORBIDDEN: 403,
     ErrorKind.RATE_LIMITED: 429,
@@ -170,6 +172,12 @@ class InvalidCredentials(AuthError):
     """The key, token or client secret is unknown, revoked or malformed (401)."""
 
     kind = ErrorKind.INVALID_CREDENTIALS
+
+
+class InvalidSignature(AuthError):
+    """An NCP IAM signature is missing a part, stale or does not match (401; CLOVA 40101)."""
+
+    kind = ErrorKind.INVALID_SIGNATURE
 
 
 class TokenExpired(AuthError):

@@ -158,7 +158,7 @@ class KeyStore:
         """Every key, oldest first (revoked ones included)."""
         query = select(self._table).order_by(self._table.c.created_at, self._table.c.id)
         with self.engine.connect() as conn:
-            return [_info(row) for row in conn.execute(query).mappings()]
+            return [key_info(row) for row in conn.execute(query).mappings()]
 
     def revoke(self, key_id: str) -> KeyInfo:
         """Revoke a key, and with it its access tokens; revoking twice changes nothing."""
@@ -191,7 +191,7 @@ class KeyStore:
         row = self._row(self._table.c.client_id == client_id)
         if row is None or not hmac.compare_digest(row["client_secret_hash"], digest(client_secret)):
             return None
-        return _info(row)
+        return key_info(row)
 
     def issue_token(self, key_id: str, ttl: float) -> tuple[str, datetime]:
         """A new access token for ``key_id``, valid for ``ttl`` seconds; expired tokens go."""
@@ -215,18 +215,19 @@ class KeyStore:
         )
         with self.engine.connect() as conn:
             row = conn.execute(query).mappings().first()
-        return None if row is None else (_info(row), row["token_expires_at"])
+        return None if row is None else (key_info(row), row["token_expires_at"])
 
     def _one(self, condition: Any) -> KeyInfo | None:
         row = self._row(condition)
-        return None if row is None else _info(row)
+        return None if row is None else key_info(row)
 
     def _row(self, condition: Any) -> Any:
         with self.engine.connect() as conn:
             return conn.execute(select(self._table).where(condition)).mappings().first()
 
 
-def _info(row: Any) -> KeyInfo:
+def key_info(row: Any) -> KeyInfo:
+    """The KeyInfo of an ``api_keys`` row (a mapping; a joined query may add columns)."""
     return KeyInfo(
         id=row["id"],
         name=row["name"],

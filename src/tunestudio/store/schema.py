@@ -136,3 +136,19 @@ class LedgerRow(Base):
     run: Mapped[str | None] = mapped_column(String(200))
     key: Mapped[str | None] = mapped_column(String(64))
     detail: Mapped[str | None] = mapped_column(Text)
+
+
+class IamKeyRow(Base):
+    """An NCP IAM-style access key of an API key (the older tuning client signs with it).
+
+    HMAC verification needs the secret itself, so unlike the API key it cannot be kept as a
+    digest: it is kept Fernet-encrypted under the server's master key (server/secretbox.py).
+    A table of its own, so stores made before it exist gain it with ``create_all``.
+    """
+
+    __tablename__ = "api_iam_keys"
+
+    access_key: Mapped[str] = mapped_column(String(40), primary_key=True)
+    key_id: Mapped[str] = mapped_column(ForeignKey("api_keys.id", ondelete="CASCADE"), unique=True)
+    secret_encrypted: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

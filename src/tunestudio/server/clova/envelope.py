@@ -32,6 +32,7 @@ CODES: dict[ErrorKind, tuple[int, str, str]] = {
     ErrorKind.METHOD_NOT_ALLOWED: (405, "40500", "Method not allowed"),
     ErrorKind.MISSING_CREDENTIALS: (401, "40100", "Unauthorized"),
     ErrorKind.INVALID_CREDENTIALS: (401, "40104", "Invalid key"),
+    ErrorKind.INVALID_SIGNATURE: (401, "40101", "Invalid signature"),
     ErrorKind.TOKEN_EXPIRED: (401, "40103", "Access token expired"),
     ErrorKind.FORBIDDEN: (403, "40300", "Forbidden"),
     ErrorKind.RATE_LIMITED: (429, "42901", "Too many requests - rate exceeded"),

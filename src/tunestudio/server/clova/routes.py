@@ -42,7 +42,8 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     for status, text in {
         400: "40001 invalid field, 40002 unsupported field, 40003 context length exceeded, "
         "40004 text empty, 40080 model not found, 40084 unsupported API for model",
-        401: "40100 no credentials, 40103 access token expired, 40104 invalid key",
+        401: "40100 no credentials, 40101 invalid or stale IAM signature, "
+        "40103 access token expired, 40104 invalid key",
         403: "40300 the key lacks the chat (or, for tuning, the tune) scope",
         404: "40400 no such task, or (for chat) the task has not SUCCEEDED",
         413: "41300 request body too large",

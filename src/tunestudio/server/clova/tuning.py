@@ -5,8 +5,10 @@
 JSON. The file is saved under ``$TUNESTUDIO_HOME/uploads/<id>/<filename>`` (the body limit
 bounds its size) and checked by the dataset validator before any job is queued, exactly as
 ``tunestudio tune create`` does; the server's in-process worker (or ``tune worker``) then runs
-it. CLOVA's JSON variant names a file in NCP Object Storage, which this server does not have,
-so a JSON request is refused with 40001 asking for the upload. ``model`` is a served model's
+it. CLOVA's JSON variant names a file in NCP Object Storage by ``trainingDatasetBucket`` and
+``trainingDatasetFilePath``; here a bucket is a folder under ``$TUNESTUDIO_HOME/buckets``
+(put the file at ``buckets/<bucket>/<path>``), so such client code works unchanged. The file is
+copied to the uploads folder like an upload; a path that leaves its bucket is refused. ``model`` is a served model's
 name (``ServerConfig.models``), which names the local base model to tune.
 
 ``DELETE`` removes a task as CLOVA does: a WAIT or finished task at once (with its outputs and
@@ -54,6 +56,10 @@ UPLOAD_HINT = (
     "send the dataset as the multipart/form-data file part `trainingDataset` "
     "(curl -F trainingDataset=@train.csv -F model=HCX-003 …)"
 )
+BUCKET_HINT = (
+    "; or put the file at $TUNESTUDIO_HOME/buckets/<bucket>/<path> on the server and send "
+    "trainingDatasetBucket and trainingDatasetFilePath"
+)
 TaskId = Annotated[str, PathParam(alias="taskId")]
 
 
@@ -76,9 +82,12 @@ async def create_task(request: Request) -> Response:
         )
     body = _parse(fields)
     base_spec = _base_spec(state, body.model)
-    if upload is None:
-        raise _no_dataset(body)
-    data = await _save(upload)
+    if upload is not None:
+        data = await _save(upload)
+    elif body.trainingDatasetBucket or body.trainingDatasetFilePath:
+        data = await run_in_threadpool(_from_bucket, body)
+    else:
+        raise _no_dataset()
     try:
         spec = body.to_core(base_spec, data, utcnow())
         job = await run_in_threadpool(_check_and_queue, state, spec)
@@ -186,15 +195,44 @@ def _base_spec(state: ServerState, model: str) -> str:
     return served[model]
 
 
-def _no_dataset(body: TaskCreate) -> ApiError:
-    if body.trainingDatasetFilePath or body.trainingDatasetBucket:
-        message = (
-            "this server has no Object Storage: trainingDatasetBucket/trainingDatasetFilePath "
-            "cannot be read"
+def _no_dataset() -> ApiError:
+    message = f"no training dataset was sent (the `{DATASET_PART}` file part)"
+    return InvalidRequest(message, param=DATASET_PART, hint=UPLOAD_HINT + BUCKET_HINT)
+
+
+def buckets_dir() -> Path:
+    """Where the local stand-in for Object Storage keeps its buckets: ``$TUNESTUDIO_HOME/buckets``."""
+    return Settings.from_env().home_dir / "buckets"
+
+
+def _from_bucket(body: TaskCreate) -> Path:
+    """Copy ``buckets/<trainingDatasetBucket>/<trainingDatasetFilePath>`` to a new upload folder."""
+    bucket, path = body.trainingDatasetBucket, body.trainingDatasetFilePath
+    if not bucket or not path:
+        missing = "trainingDatasetBucket" if not bucket else "trainingDatasetFilePath"
+        raise InvalidRequest(
+            f"{missing} is missing: a dataset in a bucket needs both the bucket and the path",
+            param=missing,
+            hint=BUCKET_HINT.strip(),
         )
-    else:
-        message = f"no training dataset was sent (the `{DATASET_PART}` file part)"
-    return InvalidRequest(message, param=DATASET_PART, hint=UPLOAD_HINT)
+    root = (buckets_dir() / bucket).resolve()
+    source = (root / path.lstrip("/")).resolve()
+    if root.parent != buckets_dir().resolve() or not source.is_relative_to(root):
+        raise InvalidRequest(
+            f"the dataset path {bucket}/{path} leaves its bucket",
+            param="trainingDatasetFilePath",
+            hint="name a file inside the bucket, without `..`",
+        )
+    if not source.is_file():
+        raise InvalidRequest(
+            f"no file {path!r} in bucket {bucket!r} (looked for {source})",
+            param="trainingDatasetFilePath",
+            hint=BUCKET_HINT.strip(),
+        )
+    target = uploads_dir() / uuid.uuid4().hex[:12] / source.name
+    target.parent.mkdir(parents=True)
+    shutil.copyfile(source, target)
+    return target
 
 
 async def _save(upload: UploadFile) -> Path:

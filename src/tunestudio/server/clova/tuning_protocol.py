@@ -68,6 +68,14 @@ class TaskCreate(BaseModel):
     def _upper(cls, value: Any) -> Any:
         return value.strip().upper() if isinstance(value, str) else value
 
+    @field_validator("learningRate", mode="before")
+    @classmethod
+    def _java_float(cls, value: Any) -> Any:
+        """``"1e-5f"``, as CLOVA's own example writes it (a Java float literal), is 1e-5."""
+        if isinstance(value, str) and value.strip()[-1:] in ("f", "F", "d", "D"):
+            return value.strip()[:-1]
+        return value
+
     @field_validator("name", "trainingDatasetFilePath", "trainingDatasetBucket", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: Any) -> Any:

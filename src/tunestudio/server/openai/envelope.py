@@ -27,6 +27,7 @@ TYPES_AND_CODES: dict[ErrorKind, tuple[str, str | None]] = {
     ErrorKind.METHOD_NOT_ALLOWED: (INVALID, "method_not_allowed"),
     ErrorKind.MISSING_CREDENTIALS: (INVALID, "missing_api_key"),
     ErrorKind.INVALID_CREDENTIALS: (INVALID, "invalid_api_key"),
+    ErrorKind.INVALID_SIGNATURE: (INVALID, "invalid_signature"),
     ErrorKind.TOKEN_EXPIRED: (INVALID, "token_expired"),
     ErrorKind.FORBIDDEN: ("permission_error", "insufficient_scope"),
     ErrorKind.RATE_LIMITED: ("requests", "rate_limit_exceeded"),
