@@ -6,9 +6,10 @@
   the model sees it (chat template included). v1 answers ``{role, content, count}`` per
   message; v3 answers the content as a list of text parts, each with its ``count``.
 * ``POST /v1/api-tools/sliding/chat-messages/{model}`` trims a conversation to fit
-  (§10.5): the system message is kept, the oldest turns (a user message and the assistant
-  answers after it) are dropped until prompt + ``maxTokens`` fits the model's context window,
-  and the last turn is always kept; if even that does not fit, 40003.
+  (§10.5) with :func:`tunestudio.ops.window.trim_to_fit`, the same code as the ``window``
+  pipeline stage: the system message is kept, the oldest whole turns (a user message and the
+  answers and tool results after it) are dropped until prompt + ``maxTokens`` fits the model's
+  context window, and the last turn is always kept; if even that does not fit, 40003.
 
 Both also answer with a trailing ``/{appId}`` segment, as the paths of older keys carried one.
 """
@@ -18,14 +19,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from anyio import to_thread
 from fastapi import APIRouter, Request
 from fastapi.params import Depends
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
+from tunestudio.ops.window import trim_to_fit
 from tunestudio.server.clova.envelope import ok
 from tunestudio.server.clova.protocol import ChatMessage, to_messages
-from tunestudio.server.errors import ContextOverflow
 from tunestudio.server.served import ServedModel
 from tunestudio.server.state import server_state
 from tunestudio.types import Message
@@ -68,30 +70,11 @@ async def sliding(request: Request, model: str, body: SlidingRequest) -> Respons
     """The conversation with its oldest turns dropped until it fits with ``maxTokens``."""
     served = await server_state(request).registry.get(model)
     messages = to_messages(body.messages, "v1")
-    kept = await trim_to_fit(served, messages, body.maxTokens)
-    return ok({"messages": [{"role": m.role, "content": m.content} for m in kept]})
-
-
-async def trim_to_fit(
-    served: ServedModel, messages: list[Message], max_tokens: int
-) -> list[Message]:
-    """System messages, then the newest turns that fit with ``max_tokens`` (ContextOverflow if
-    even the last turn does not)."""
     limit = served.backend.capabilities.context_length or DOC_WINDOW
-    system = [m for m in messages if m.role == "system"]
-    rest = [m for m in messages if m.role != "system"]
-    while (tokens := await served.count_tokens(system + rest)) + max_tokens > limit:
-        if len(rest) <= 1 or not _has_later_turn(rest):
-            raise ContextOverflow(limit, tokens, max_tokens)
-        rest = rest[1:]
-        while rest and rest[0].role == "assistant":  # an answer goes with its question
-            rest = rest[1:]
-    return system + rest
-
-
-def _has_later_turn(rest: Sequence[Message]) -> bool:
-    """Whether a user message follows the first one, i.e. dropping the first turn leaves one."""
-    return any(m.role == "user" for m in rest[1:])
+    trimmed = await to_thread.run_sync(
+        trim_to_fit, messages, served.backend.count_tokens, limit, body.maxTokens
+    )
+    return ok({"messages": [{"role": m.role, "content": m.content} for m in trimmed.messages]})
 
 
 async def _counts(served: ServedModel, messages: list[Message]) -> list[int]:
