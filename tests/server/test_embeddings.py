@@ -140,5 +140,5 @@ def test_clova_embedding_v2_errors(live: LiveApp, start) -> None:  # type: ignor
 def test_a_remote_spec_cannot_embed() -> None:
     from tunestudio.errors import ModelError
 
-    with pytest.raises(ModelError, match="only local models can embed"):
+    with pytest.raises(ModelError, match="is a chat model; it cannot embed"):
         load_embedder("clova:HCX-005")

@@ -1,14 +1,20 @@
-"""Embeddings: the :class:`Embedder` protocol and a local implementation over any HF model.
+"""Embeddings: the :class:`Embedder` protocol, :func:`load_embedder` and :class:`HFEmbedder`.
+
+An embedder is named by a spec string (:data:`EMBED_SPEC_FORMS`):
+
+- ``hash-ko`` (the default) — offline Korean: Kiwi morphemes and character n-grams, hashed
+  (:mod:`tunestudio.ops.embed_hash`); no model file;
+- ``st:<hub id or path>`` — a sentence-transformers model (:mod:`tunestudio.ops.embed_st`);
+- ``hf:<path>[@<adapter>]`` and ``tiny`` — :class:`HFEmbedder`, below;
+- ``clova-embed:v2`` and ``openai:<base_url>#<model>`` — remote APIs
+  (:mod:`tunestudio.ops.embed_remote`).
 
 :class:`HFEmbedder` is what sentence-embedding models with mean pooling do (e.g.
 sentence-transformers' default pooling, and how bge-style models are often served): run the
 encoder, average the last hidden states over the real tokens (the attention mask weights the
 mean, so padding never counts), and L2-normalise, so a dot product is the cosine similarity.
-
-It loads any local model directory ``hf:<path>`` (an adapter is merged first) and the built-in
-``tiny``. A causal language model's pooled states make a *weak* embedding: they were trained
-to predict the next token, not to place paraphrases together. For retrieval or similarity
-quality, serve a real embedding model, e.g. a local bge-m3 directory as ``hf:./bge-m3``.
+A causal language model's pooled states make a *weak* embedding: they were trained to predict
+the next token, not to place paraphrases together (docs/ops/embeddings.md measures it).
 """
 
 from __future__ import annotations
@@ -18,14 +24,30 @@ import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol, cast, runtime_checkable
 
-from tunestudio.errors import ModelError
+from pydantic import BaseModel
+
+from tunestudio.errors import ConfigError, ModelError
 from tunestudio.models.registry import ModelSpec, parse_spec
+from tunestudio.ops.embed_hash import HASH_KO
 
 if TYPE_CHECKING:
     import torch
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 DEFAULT_BATCH_SIZE = 16
+# The default: on the Korean paraphrase set it separates paraphrases from other pairs better
+# than the offline neural options at hand (docs/ops/embeddings.md has the table), needs no
+# model file, and embeds hundreds of texts a second on a CPU.
+DEFAULT_EMBEDDER = HASH_KO
+EMBED_SPEC_FORMS = (
+    "hash-ko (offline Korean: Kiwi morphemes + character n-grams; the default)",
+    "st:<hub id or local path> (a sentence-transformers model)",
+    "hf:<hub id or local path>[@<adapter>] (mean-pooled hidden states of any model)",
+    "tiny (the built-in model, mean-pooled; weak)",
+    "clova-embed:v2 (CLOVA Studio embedding v2, bge-m3; also clova-embed:clir-emb-dolphin, "
+    "clova-embed:clir-sts-dolphin)",
+    "openai:<base_url>#<model> (an OpenAI-compatible /embeddings)",
+)
 
 
 @runtime_checkable
@@ -144,20 +166,79 @@ def _max_length(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) -> i
 
 
 def load_embedder(
-    spec: str | ModelSpec,
+    spec: str | ModelSpec | None = None,
     *,
     device: str | None = None,
     dtype: str | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
-    **_: Any,
-) -> HFEmbedder:
-    """An embedder for a local model: ``tiny`` or ``hf:<path>[@<adapter>]``.
+    **options: Any,
+) -> Embedder:
+    """The embedder a spec names (see :data:`EMBED_SPEC_FORMS`); ``hash-ko`` when none is given.
 
-    Remote specs (``clova:``, ``openai:``) and models without hidden states raise ModelError.
-    Other loader options (e.g. ``max_batch_size`` for chat) are accepted and ignored, so one
-    ``options`` mapping serves both uses of a model.
+    Each kind takes the options it knows (e.g. ``dimensions`` for hash-ko, ``api_key`` and
+    ``base_url`` for clova-embed); the rest are ignored, so one ``options`` mapping serves both
+    uses of a served model (e.g. ``max_batch_size`` is for chat). An unknown spec is a
+    ConfigError listing the forms; a chat-only spec (``clova:``) is a ModelError.
     """
-    parsed = parse_spec(spec) if isinstance(spec, str) else spec
+    given = {key: value for key, value in options.items() if value is not None}
+    if spec is None or isinstance(spec, str):
+        kind, target = parse_embed_spec(spec or DEFAULT_EMBEDDER)
+        raw = (spec or DEFAULT_EMBEDDER).strip()
+    else:
+        kind, target, raw = spec.kind, spec.target, spec.raw
+    if kind == HASH_KO:
+        from tunestudio.ops.embed_hash import HashKoOptions, load_hash_ko
+
+        return load_hash_ko(raw, **_known(given, HashKoOptions))
+    if kind == "st":
+        from tunestudio.ops.embed_st import load_sentence_transformer
+
+        return load_sentence_transformer(raw, target, device=device, batch_size=batch_size)
+    if kind == "clova-embed":
+        from tunestudio.ops.embed_remote import ClovaEmbedOptions, load_clova_embedder
+
+        return load_clova_embedder(raw, target, **_known(given, ClovaEmbedOptions))
+    parsed = spec if isinstance(spec, ModelSpec) else parse_spec(raw)
+    if parsed.kind == "openai":
+        from tunestudio.ops.embed_remote import OpenAIEmbedOptions, load_openai_embedder
+
+        known = _known(given, OpenAIEmbedOptions)
+        return load_openai_embedder(raw, parsed.target, parsed.model or "", **known)
+    return _load_local(parsed, device, dtype, batch_size)
+
+
+def parse_embed_spec(spec: str) -> tuple[str, str]:
+    """``(kind, target)`` of an embedder spec; ConfigError for an unknown one, ModelError for a
+    model that only chats."""
+    raw = spec.strip()
+    kind, _, rest = raw.partition(":")
+    if raw in (HASH_KO, "tiny"):
+        return raw, ""
+    if kind in ("st", "clova-embed", "hf", "openai") and rest.strip():
+        return kind, rest.strip()
+    if kind in ("clova", "clova-task", "pipeline") and rest:
+        raise ModelError(
+            f"{raw} is a chat model; it cannot embed",
+            where=raw,
+            hint="for CLOVA Studio's embedding API use clova-embed:v2; for a local model, "
+            "st:<path> or hf:<path>",
+        )
+    raise ConfigError(
+        f"unknown embedder spec {spec!r}",
+        where="embedder",
+        hint="name an embedder as one of: " + "; ".join(EMBED_SPEC_FORMS),
+    )
+
+
+def _known(options: dict[str, Any], model: type[BaseModel]) -> dict[str, Any]:
+    """The options ``model`` has fields for (the rest belong to other uses of the spec)."""
+    return {key: value for key, value in options.items() if key in model.model_fields}
+
+
+def _load_local(
+    parsed: ModelSpec, device: str | None, dtype: str | None, batch_size: int
+) -> HFEmbedder:
+    """``tiny`` or ``hf:<path>[@<adapter>]``: mean-pooled hidden states."""
     if parsed.kind == "tiny":
         from tunestudio.models.tiny import ensure_tiny
 
@@ -166,9 +247,10 @@ def load_embedder(
         target, adapter = parsed.target, parsed.adapter
     else:
         raise ModelError(
-            f"{parsed.raw} cannot be used as an embedding model: only local models can embed",
+            f"{parsed.raw} is a chat model; it cannot embed",
             where=parsed.raw,
-            hint="serve a local model directory as hf:<path> (e.g. hf:./bge-m3), or tiny",
+            hint="for CLOVA Studio's embedding API use clova-embed:v2; for a local model, "
+            "st:<path> or hf:<path>",
         )
     model, tokenizer = _load(target, adapter, device, dtype)
     return HFEmbedder(parsed.raw, model, tokenizer, batch_size=batch_size)

@@ -28,7 +28,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from tunestudio.config import read_yaml, validate_model
-from tunestudio.errors import ConfigError
+from tunestudio.errors import ConfigError, TuneStudioError
 from tunestudio.models.registry import parse_spec
 
 DEFAULT_MAX_BODY = 50 * 1024 * 1024  # CLOVA Studio's limit ("body > 50 MB" → 41300)
@@ -56,8 +56,19 @@ class ModelEntry(BaseModel):
         try:  # a malformed spec fails at startup, not at the first request
             parse_spec(spec)
         except ConfigError as exc:
-            raise ValueError(f"{exc.message} ({exc.hint})") from None
+            if not _embedder_spec(spec):  # hash-ko, st:…, clova-embed:… (checked below)
+                raise ValueError(f"{exc.message} ({exc.hint})") from None
         return spec
+
+    @model_validator(mode="after")
+    def _spec_of_its_kind(self) -> ModelEntry:
+        from tunestudio.ops.embeddings import parse_embed_spec
+
+        try:
+            parse_embed_spec(self.spec) if self.kind == "embedding" else parse_spec(self.spec)
+        except TuneStudioError as exc:
+            raise ValueError(f"spec: {exc.message} ({exc.hint})") from None
+        return self
 
 
 class ServerConfig(BaseModel):
@@ -154,6 +165,17 @@ def load_server_config(
     if models:
         config = config.model_copy(update={"models": _merge(config.models, models)})
     return config
+
+
+def _embedder_spec(spec: str) -> bool:
+    """Whether ``spec`` names an embedder (served only with ``kind: embedding``)."""
+    from tunestudio.ops.embeddings import parse_embed_spec
+
+    try:
+        parse_embed_spec(spec)
+    except TuneStudioError:
+        return False
+    return True
 
 
 def _merge(configured: list[ModelEntry], flags: list[str]) -> list[ModelEntry]:
