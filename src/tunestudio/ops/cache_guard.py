@@ -23,7 +23,7 @@ import itertools
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import cache, lru_cache
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -94,18 +94,12 @@ class Guard:
         )
 
     def _tokenize(self, text: str) -> list[Any]:
+        if self._kiwi is None:  # the process's shared analyser, whose analyses are cached
+            from tunestudio.ops.korean import tokens
+
+            return list(tokens(text))
         with self._lock:
-            if self._kiwi is None:
-                self._kiwi = _shared_kiwi()
             return list(self._kiwi.tokenize(text))
-
-
-@cache
-def _shared_kiwi() -> Kiwi:
-    """One Kiwi per process (~1.5 s to load and ~100 MB), whatever the number of guards."""
-    from kiwipiepy import Kiwi
-
-    return Kiwi()
 
 
 def _runs(tokens: list[Any], tags: set[str]) -> Iterable[list[Any]]:

@@ -21,10 +21,8 @@ first text it sees.
 from __future__ import annotations
 
 import math
-import threading
 from collections import Counter
 from collections.abc import Sequence
-from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -33,7 +31,6 @@ from tunestudio.config import validate_model
 from tunestudio.data.normalize import loose_key, nfc
 
 if TYPE_CHECKING:
-    from kiwipiepy import Kiwi
     from sklearn.feature_extraction import FeatureHasher
 
 HASH_KO = "hash-ko"
@@ -76,7 +73,6 @@ class KoreanHashEmbedder:
     def __init__(self, options: HashKoOptions | None = None, *, name: str = HASH_KO) -> None:
         self._options = options or HashKoOptions.model_validate({})
         self._name = name
-        self._lock = threading.Lock()  # Kiwi is not documented as thread-safe
         self._hasher: FeatureHasher | None = None
 
     @property
@@ -106,24 +102,26 @@ class KoreanHashEmbedder:
         """One unit-length vector per text (the zero vector for a text with no features)."""
         if not texts:
             return []
-        from sklearn.preprocessing import normalize
+        import numpy as np
 
-        matrix = self._feature_hasher().transform([self.features(t) for t in texts])
-        rows: list[list[float]] = normalize(matrix, norm="l2").toarray().tolist()
+        dense = self._feature_hasher().transform([self.features(t) for t in texts]).toarray()
+        norms = np.linalg.norm(dense, axis=1, keepdims=True)
+        rows: list[list[float]] = (dense / np.where(norms == 0, 1.0, norms)).tolist()
         return rows
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         """Kiwi morphemes per text (all of them, particles and endings included)."""
-        with self._lock:
-            return [len(_kiwi().tokenize(nfc(text))) for text in texts]
+        from tunestudio.ops.korean import tokens
+
+        return [len(tokens(nfc(text))) for text in texts]
 
     def close(self) -> None:
         """Nothing to free: Kiwi is shared by the process and stays loaded."""
 
     def _morphemes(self, text: str) -> list[tuple[str, str]]:
-        with self._lock:
-            tokens = _kiwi().tokenize(nfc(text))
-        return [(t.form.casefold(), t.tag) for t in tokens if t.tag in _KEPT_TAGS]
+        from tunestudio.ops.korean import tokens
+
+        return [(t.form.casefold(), t.tag) for t in tokens(nfc(text)) if t.tag in _KEPT_TAGS]
 
     def _feature_hasher(self) -> FeatureHasher:
         if self._hasher is None:
@@ -153,15 +151,6 @@ def _damped(counts: Counter[str], weight: float, boost: dict[str, float]) -> dic
     damped = {key: (1.0 + math.log(n)) * boost.get(key, 1.0) for key, n in counts.items()}
     norm = math.sqrt(sum(v * v for v in damped.values()))
     return {key: weight * v / norm for key, v in damped.items()} if norm else {}
-
-
-@cache
-def _kiwi() -> Kiwi:
-    from kiwipiepy import Kiwi  # loads its model (a few seconds); only when first used
-
-    # The typo and multi-word dictionaries double the load time and changed no score on the
-    # paraphrase set (bench/bench_embeddings.py), so they are left out.
-    return Kiwi(load_typo_dict=False, load_multi_dict=False)
 
 
 def load_hash_ko(name: str, **options: Any) -> KoreanHashEmbedder:

@@ -1,0 +1,35 @@
+"""One Korean morphological analyser per process, and a cache of its analyses.
+
+The semantic cache analyses each question twice — the ``hash-ko`` embedder reads its morphemes
+and the look-alike guard its negators, numbers and names — and batch runs repeat the same
+system prompts and questions. Both read :func:`tokens`, so a text is analysed once.
+"""
+
+from __future__ import annotations
+
+import threading
+from functools import cache, lru_cache
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from kiwipiepy import Kiwi, Token
+
+_LOCK = threading.Lock()  # Kiwi is not documented as thread-safe
+
+
+@cache
+def kiwi() -> Kiwi:
+    """The shared analyser (loaded on first use, a second or two)."""
+    from kiwipiepy import Kiwi
+
+    # The typo and multi-word dictionaries double the load time and changed no score on the
+    # paraphrase set (bench/bench_embeddings.py), so they are left out.
+    return Kiwi(load_typo_dict=False, load_multi_dict=False)
+
+
+@lru_cache(maxsize=8192)
+def tokens(text: str) -> tuple[Token, ...]:
+    """Kiwi's morphemes of ``text`` (cached: callers must not change them)."""
+    analyser = kiwi()
+    with _LOCK:
+        return tuple(analyser.tokenize(text))
