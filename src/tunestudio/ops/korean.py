@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from kiwipiepy import Kiwi, Token
 
-_LOCK = threading.Lock()  # Kiwi is not documented as thread-safe
+LOCK = threading.Lock()  # Kiwi is not documented as thread-safe: every user takes this
 
 
 @cache
@@ -31,5 +31,5 @@ def kiwi() -> Kiwi:
 def tokens(text: str) -> tuple[Token, ...]:
     """Kiwi's morphemes of ``text`` (cached: callers must not change them)."""
     analyser = kiwi()
-    with _LOCK:
+    with LOCK:
         return tuple(analyser.tokenize(text))
