@@ -16,8 +16,8 @@ if TYPE_CHECKING:
     from tunestudio.experiments import RunResult
 
 HELP = (
-    "Run an experiment RECIPE (compare, tune-and-compare or learning-curve) and write "
-    "report.html, predictions.xlsx and the charts into the run folder.\n\n"
+    "Run an experiment RECIPE (compare, tune-and-compare, learning-curve or classify-compare) "
+    "and write report.html, predictions.xlsx and the charts into the run folder.\n\n"
     "A rerun with the same --output continues where a stopped run ended: answered rows, "
     "finished tuning runs and finished learning-curve sizes are not done again."
 )
@@ -88,6 +88,9 @@ def print_summary(result: RunResult) -> None:
     """The summary table, the paired comparisons and the report's path."""
     from rich.table import Table
 
+    if result.recipe.kind == "classify-compare":
+        _print_classify(result)
+        return
     table = Table(
         title=f"{result.recipe.title} — {result.recipe.scorers[0].name}", title_justify="left"
     )
@@ -119,6 +122,27 @@ def print_summary(result: RunResult) -> None:
             f"{_percent(point.accuracy)} (95% CI {_percent(point.low)} … {_percent(point.high)})",
             highlight=False,
         )
+    console.print(f"report: {result.files['report']}", highlight=False)
+    console.print(f"predictions: {result.files['predictions']}", highlight=False)
+
+
+def _print_classify(result: RunResult) -> None:
+    """classify-compare: accuracy by method × training size (the table of the report)."""
+    from rich.table import Table
+
+    from tunestudio.experiments.classify_report import accuracy_table
+
+    columns, rows = accuracy_table(result.curve, wrap=True)
+    table = Table(
+        title=f"{result.recipe.title} — {result.recipe.scorers[0].name} accuracy (95% CI) "
+        "by training rows",
+        title_justify="left",
+    )
+    for name in columns:
+        table.add_column(name, justify="left" if name == "method" else "right")
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)
     console.print(f"report: {result.files['report']}", highlight=False)
     console.print(f"predictions: {result.files['predictions']}", highlight=False)
 

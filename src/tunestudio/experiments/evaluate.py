@@ -51,7 +51,6 @@ def evaluate(
     observer: Observer,
 ) -> Evaluation:
     """Answer ``test_path`` with the variant, write ``outputs/<key>.csv`` and score it."""
-    from tunestudio.evaluation.predictions import read_predictions
     from tunestudio.inference import output_table, read_batch_input, write_atomic
 
     batch = read_batch_input(test_path, system=variant.system)
@@ -61,6 +60,30 @@ def evaluate(
     results, answered = _answers(variant, batch, journal, recipe, observer)
     wall = time.perf_counter() - started
     write_atomic(out, *output_table(batch, results))
+    return score_output(
+        variant,
+        out,
+        batch,
+        scorers,
+        answered_now=answered,
+        from_journal=len(results) - answered,
+        wall_s=wall if answered else 0.0,
+    )
+
+
+def score_output(
+    variant: Variant,
+    out: Path,
+    batch: BatchInput,
+    scorers: Sequence[Scorer],
+    *,
+    answered_now: int,
+    from_journal: int = 0,
+    wall_s: float = 0.0,
+) -> Evaluation:
+    """Read the saved answers ``out`` to ``batch`` back and score them with every scorer."""
+    from tunestudio.evaluation.predictions import read_predictions
+
     predictions = read_predictions(out)
     try:
         scores = [scorer.score(predictions.items) for scorer in scorers]
@@ -74,9 +97,9 @@ def evaluate(
         path=out,
         predictions=predictions,
         scores=scores,
-        answered_now=answered,
-        from_journal=len(results) - answered,
-        wall_s=wall if answered else 0.0,
+        answered_now=answered_now,
+        from_journal=from_journal,
+        wall_s=wall_s,
     )
 
 

@@ -6,6 +6,8 @@
 - learning-curve: every model answers; the tuned ones are tuned on nested, stratified samples
   of the training set at each size × seed and answer again; accuracy per size gets a 95%
   interval, and error probability is broken down by the ``group_by`` columns per size.
+- classify-compare: a kNN classifier over embeddings of training samples at each size × seed
+  vs the generative models with and without the system prompt (see experiments.classify).
 """
 
 from __future__ import annotations
@@ -92,7 +94,7 @@ def run_learning_curve(ctx: Context) -> None:
     """Tune at every size × seed on nested samples; a curve point per size with its interval."""
     assert ctx.train is not None and ctx.recipe.sizes
     conversations = load_train(ctx.train.path)  # bad sizes or stratify fail before any work
-    _check_sizes(ctx.recipe.sizes, len(conversations), ctx.where)
+    check_sizes(ctx.recipe.sizes, len(conversations), ctx.where)
     keys = strata_keys(conversations, ctx.recipe.stratify)
     baselines = {ev.variant.model: ev for ev in _baselines(ctx)}
     _groups_per_variant(ctx, list(baselines.values()))
@@ -131,10 +133,18 @@ def _curve_run(
     return ctx.evaluate(tuning.variant).matches
 
 
+def run_classify_compare(ctx: Context) -> None:
+    """kNN over embeddings vs the generative models, by training size (experiments.classify)."""
+    from tunestudio.experiments.classify import run_classify
+
+    run_classify(ctx)  # imported here: classify builds on this module's Context and helpers
+
+
 KINDS = {
     "compare": run_compare,
     "tune-and-compare": run_tune_and_compare,
     "learning-curve": run_learning_curve,
+    "classify-compare": run_classify_compare,
 }
 
 
@@ -160,7 +170,8 @@ def _groups(
         ctx.result.groups += curve.group_points(column, meta, runs, variant=variant, size=size)
 
 
-def _check_sizes(sizes: Sequence[int], available: int, where: str) -> None:
+def check_sizes(sizes: Sequence[int], available: int, where: str) -> None:
+    """Refuse training sizes larger than the training set, before any work."""
     too_big = [s for s in sizes if s > available]
     if too_big:
         raise ConfigError(

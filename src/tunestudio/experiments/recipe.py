@@ -15,10 +15,11 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from tunestudio.config import apply_overrides, read_yaml, validate_model
+from tunestudio.experiments.classify_recipe import ClassifySettings
 from tunestudio.tuning.spec import TuneSpec
 from tunestudio.types import GenParams
 
-Kind = Literal["compare", "tune-and-compare", "learning-curve"]
+Kind = Literal["compare", "tune-and-compare", "learning-curve", "classify-compare"]
 GeneratorName = Literal["countries", "inquiries"]
 # Names become file names, and tuned models' hf:<path> specs, where @ would start an adapter.
 _FORBIDDEN_IN_NAMES = set('/\\:*?"<>|@')
@@ -227,7 +228,8 @@ class Recipe(_Strict):
 
     kind: Kind = Field(
         description="compare (models × one test set), tune-and-compare (evaluate, tune, "
-        "evaluate again, compare) or learning-curve (tune at several training sizes × seeds)."
+        "evaluate again, compare), learning-curve (tune at several training sizes × seeds) or "
+        "classify-compare (kNN over embeddings vs the generative models, by training size)."
     )
     name: str = Field(description="Name of the experiment (used in the run folder's name).")
     test: DataSource = Field(description="The test set (a file, or a generator).")
@@ -251,6 +253,10 @@ class Recipe(_Strict):
         default=None,
         description="learning-curve: column to stratify the samples by (Completion for a "
         "label set, or a metadata column such as n_continents); unset: a seeded shuffle.",
+    )
+    classify: ClassifySettings | None = Field(
+        default=None,
+        description="classify-compare: embedders, k, system prompt and tuning sizes.",
     )
     group_by: list[str] = Field(
         default_factory=list,
@@ -290,15 +296,17 @@ class Recipe(_Strict):
         tuning = self.kind != "compare"
         if tuning and self.train is None:
             raise ValueError(f"kind {self.kind} needs `train:` (the training set)")
-        if self.kind == "learning-curve" and not self.sizes:
-            raise ValueError("kind learning-curve needs `sizes:` (e.g. [50, 100, 200])")
+        curves = self.kind in ("learning-curve", "classify-compare")
+        if curves and not self.sizes:
+            raise ValueError(f"kind {self.kind} needs `sizes:` (e.g. [50, 100, 200])")
         unused = [
             name
             for name, given, wanted in (
                 ("train", self.train is not None, tuning),
                 ("tune", self.tune is not None, tuning),
-                ("sizes", self.sizes is not None, self.kind == "learning-curve"),
-                ("stratify", self.stratify is not None, self.kind == "learning-curve"),
+                ("sizes", self.sizes is not None, curves),
+                ("stratify", self.stratify is not None, curves),
+                ("classify", self.classify is not None, self.kind == "classify-compare"),
             )
             if given and not wanted
         ]
@@ -306,13 +314,15 @@ class Recipe(_Strict):
             raise ValueError(f"{', '.join(unused)} has no effect with kind {self.kind}")
         self._check_tuned_names()
         self._check_judge()
+        if self.classify is not None:
+            self.classify.check_tune_sizes(self.sizes or [])
         return self
 
     def _check_judge(self) -> None:
         if self.judge is None or not self.judge.pairwise:
             return
-        if self.kind == "learning-curve":
-            raise ValueError("judge.pairwise needs pairs of runs; a learning curve has none")
+        if self.kind in ("learning-curve", "classify-compare"):
+            raise ValueError(f"judge.pairwise needs pairs of runs; kind {self.kind} has none")
         if self.kind == "compare" and len(self.models) < 2:
             raise ValueError("judge.pairwise compares two models; add a second one")
         if self.kind == "tune-and-compare" and not self.tuned_models():
@@ -337,8 +347,8 @@ class Recipe(_Strict):
 
     def tuned_models(self) -> list[ModelEntry]:
         """The models this recipe tunes (none for compare)."""
-        if self.kind == "compare":
-            return []
+        if self.kind == "compare" or (self.kind == "classify-compare" and self.tune is None):
+            return []  # classify-compare tunes only when asked: it costs minutes per size
         chosen = self.tune.models if self.tune and self.tune.models is not None else None
         if chosen is not None:
             return [m for m in self.models if m.name in chosen]

@@ -59,9 +59,13 @@ def draw_charts(result: RunResult) -> dict[str, Any]:
     folder = result.run_dir / "charts"
     out: dict[str, Any] = {}
     scorer = result.recipe.scorers[0].name
-    if result.recipe.kind != "learning-curve":
+    if result.recipe.kind == "classify-compare":
+        from tunestudio.experiments.classify_report import classify_charts
+
+        out.update(classify_charts(result))
+    elif result.recipe.kind != "learning-curve":
         out["accuracy"] = charts.accuracy_chart(result.evaluations, scorer, folder / "accuracy.png")
-    if result.curve:
+    if result.curve and result.recipe.kind == "learning-curve":
         baselines = {e.variant.key: _accuracy(e) for e in result.evaluations if not e.variant.tuned}
         out["curve"] = charts.curve_chart(result.curve, baselines, folder / "learning_curve.png")
         by_size = metrics_by_size(result.evaluations)
@@ -81,7 +85,11 @@ def _sections(result: RunResult, charts: dict[str, Any]) -> list[Section]:
     sections = [_summary(result, charts)]
     if result.pairs:
         sections.append(_paired(result))
-    if result.curve:
+    if result.recipe.kind == "classify-compare":
+        from tunestudio.experiments.classify_report import classify_section
+
+        sections.append(classify_section(result, charts))
+    elif result.curve:
         sections.append(_curve(result, charts))
     for column in result.recipe.group_by:
         if f"by {column}" in charts:
@@ -91,6 +99,8 @@ def _sections(result: RunResult, charts: dict[str, Any]) -> list[Section]:
         sections.append(_tuning(result, charts))
     if result.judge:
         sections.append(_judge(result))
+    if result.costs:
+        sections.append(_costs(result))
     sections += [_details(result), _recipe(result)]
     return sections
 
@@ -314,6 +324,52 @@ def _judge(result: RunResult) -> Section:
     return Section("LLM judge", blocks)
 
 
+def _costs(result: RunResult) -> Section:
+    """The cost ledger's sums for this run's calls through `pipeline:` models."""
+    columns = [
+        "model",
+        "answers",
+        "model calls",
+        "exact hits",
+        "semantic hits",
+        "rejected",
+        "errors",
+        "tokens in",
+        "tokens out",
+        "cost",
+        "cost saved",
+        "p50 ms",
+        "p95 ms",
+    ]
+    keys = [
+        "group",
+        "requests",
+        "calls",
+        "exact_hits",
+        "semantic_hits",
+        "rejected",
+        "errors",
+        "input_tokens",
+        "output_tokens",
+        "cost",
+        "saved_cost",
+        "latency_p50_ms",
+        "latency_p95_ms",
+    ]
+    rows = [[row[k] for k in keys] for row in result.costs]
+    text = (
+        "Every call made through a pipeline in this run, from the cost ledger "
+        "(`tunestudio stats --run " + _ledger_run(result) + "`). Cost is by the pipeline's "
+        "prices; a cache hit costs nothing and saves what the call it replaces cost; a cascade "
+        "pays for the answers its gates rejected."
+    )
+    return Section("Cost and caching", [TextBlock(text), TableBlock("", columns, rows, digits=4)])
+
+
+def _ledger_run(result: RunResult) -> str:
+    return f"run:{result.run_dir.name}"
+
+
 def _details(result: RunResult) -> Section:
     models = TableBlock(
         "models",
@@ -351,7 +407,7 @@ def _recipe(result: RunResult) -> Section:
 
 def _featured(result: RunResult) -> list[Evaluation]:
     """The evaluations whose per-scorer tables are shown: all, or baselines + best in a curve."""
-    if result.recipe.kind != "learning-curve":
+    if result.recipe.kind not in ("learning-curve", "classify-compare"):
         return result.evaluations
     best = result.best()
     return [e for e in result.evaluations if not e.variant.tuned or e is best]

@@ -8,6 +8,7 @@ Layout of a run folder::
     journals/<variant>.jsonl every answered row, written before it counts as done
     outputs/<variant>.csv    the answers, as `tunestudio infer` writes them
     tuning/<variant>/        run_recipe's folder (checkpoints, adapter, result.json)
+    embeddings/<name>.npz    classify-compare: the embedded training and test texts
     charts/*.png, report.html, predictions.xlsx
 
 Nothing finished is done twice: answered rows come from the journals (a variant whose rows are
@@ -45,6 +46,7 @@ RUN_ENTRIES = (
     "journals",
     "outputs",
     "tuning",
+    "embeddings",
     "charts",
     "report.html",
     "predictions.xlsx",

@@ -44,7 +44,7 @@ def test_an_override_path_is_relative_to_the_current_directory(
     ("change", "field", "says"),
     [
         ({"bogus": 1}, "bogus", "Extra inputs are not permitted"),
-        ({"kind": "matrix"}, "kind", "'compare', 'tune-and-compare' or 'learning-curve'"),
+        ({"kind": "matrix"}, "kind", "'learning-curve' or 'classify-compare'"),
         ({"test": "missing.csv"}, "test", "file not found"),
         ({"tune": {"epochs": 0}}, "tune.epochs", "greater than or equal to 1"),
         ({"tune": {"model": "tiny"}}, "tune", "use the recipe's `models: [name]`"),
