@@ -61,6 +61,7 @@ class GenParams:
     repetition_penalty: float = 1.0
     stop: tuple[str, ...] = ()
     seed: int | None = None
+    logprobs: bool = False  # ask for ChatResult.logprobs (backends with capabilities.logprobs)
 
 
 @dataclass(frozen=True)
@@ -83,3 +84,6 @@ class ChatResult:
     usage: Usage = Usage()
     finish_reason: str = "stop"
     model: str = ""
+    # The log-probability of each output token, when GenParams.logprobs asked and the backend
+    # can (a cascade's confidence gate reads it); None otherwise.
+    logprobs: tuple[float, ...] | None = None

@@ -389,6 +389,10 @@ def _resolve_paths(data: dict[str, Any], base: Path) -> None:
             data[section] = _absolute(node, base)
         elif isinstance(node, dict) and isinstance(node.get(key), str):
             node[key] = _absolute(node[key], base)
+    for model in data.get("models") or []:  # pipeline files, like the data, sit beside it
+        spec = model.get("spec") if isinstance(model, dict) else None
+        if isinstance(spec, str) and spec.startswith("pipeline:"):
+            model["spec"] = "pipeline:" + _absolute(spec[len("pipeline:") :], base)
     judge = data.get("judge")
     rubric = judge.get("rubric") if isinstance(judge, dict) else None
     if isinstance(judge, dict) and isinstance(rubric, str) and rubric.endswith((".yaml", ".yml")):

@@ -20,6 +20,7 @@ from tunestudio.models.hf_generate import (
     CancelCriteria,
     Generated,
     StopHoldback,
+    chosen_logprobs,
     eos_ids,
     finish_row,
     generate_kwargs,
@@ -93,7 +94,11 @@ class HFBackend(BaseBackend):
         super().__init__(
             name,
             Capabilities(
-                streaming=True, batching=True, context_length=context, exact_token_count=True
+                streaming=True,
+                batching=True,
+                logprobs=True,
+                context_length=context,
+                exact_token_count=True,
             ),
         )
         self.model = model
@@ -219,7 +224,7 @@ class HFBackend(BaseBackend):
 
     def _result(self, row: Generated) -> ChatResult:
         usage = Usage(row.input_tokens, row.output_tokens)
-        return ChatResult(row.text, usage, row.finish_reason, self.name)
+        return ChatResult(row.text, usage, row.finish_reason, self.name, logprobs=row.logprobs)
 
     def _generate(
         self,
@@ -248,7 +253,11 @@ class HFBackend(BaseBackend):
             input_ids, attention = self._layout(prompts, shared)
             if recorder is not None:
                 recorder.prompt_width = input_ids.shape[1]
-            generate = cast("Callable[..., torch.Tensor]", self.model.generate)
+            generate = cast("Callable[..., Any]", self.model.generate)
+            # Raw logits are kept only when asked: they cost a vocabulary-sized row per token.
+            extra = (
+                {"return_dict_in_generate": True, "output_logits": True} if params.logprobs else {}
+            )
             output = generate(
                 input_ids=input_ids,
                 attention_mask=attention,
@@ -258,8 +267,12 @@ class HFBackend(BaseBackend):
                 stopping_criteria=criteria,
                 streamer=streamer,
                 **generate_kwargs(params, params.max_tokens),
+                **extra,
             )
-        rows: list[list[int]] = output[:, input_ids.shape[1] :].tolist()
+        sequences: torch.Tensor = output.sequences if params.logprobs else output
+        new_ids = sequences[:, input_ids.shape[1] :]
+        rows: list[list[int]] = new_ids.tolist()
+        scores = chosen_logprobs(output.logits, new_ids) if params.logprobs else None
         generated = []
         for i, ids in enumerate(rows):
             text, reason, count = finish_row(
@@ -270,7 +283,8 @@ class HFBackend(BaseBackend):
                 stop_strings=plan.strings,
                 tokenizer=self.tokenizer,
             )
-            generated.append(Generated(text, reason, len(prompts[i]), count))
+            logprobs = tuple(scores[i][:count]) if scores is not None else None
+            generated.append(Generated(text, reason, len(prompts[i]), count, logprobs))
         return generated
 
     def _layout(

@@ -24,6 +24,7 @@ class Generated:
     finish_reason: str
     input_tokens: int
     output_tokens: int
+    logprobs: tuple[float, ...] | None = None  # per output token, when asked for
 
 
 @dataclass(frozen=True)
@@ -113,6 +114,19 @@ class CancelCriteria:
         import torch
 
         return torch.full((input_ids.shape[0],), self.event.is_set(), device=input_ids.device)
+
+
+def chosen_logprobs(logits: Sequence[torch.Tensor], ids: torch.Tensor) -> list[list[float]]:
+    """Per row, the log-probability of each generated token under the model's raw logits.
+
+    ``logits`` is generate()'s ``output_logits``: one (batch, vocab) tensor per step; ``ids``
+    the (batch, steps) generated ids.
+    """
+    import torch
+
+    steps = torch.stack(list(logits), dim=1).float().log_softmax(dim=-1)
+    chosen = steps.gather(-1, ids[:, : steps.shape[1]].unsqueeze(-1)).squeeze(-1)
+    return [[float(v) for v in row] for row in chosen.tolist()]
 
 
 def cut_at_stop(text: str, strings: Sequence[str]) -> tuple[str, bool]:

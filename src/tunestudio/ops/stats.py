@@ -115,8 +115,9 @@ def summarize(
             rows.append(
                 StatRow(
                     group="all" if group_column is None else (group or "—"),
-                    requests=int(calls or 0)
-                    - int(rejected or 0)
+                    # answers given: accepted model answers and cache hits (a row of only
+                    # rejections, as when grouping by outcome, gave none)
+                    requests=max(0, int(calls or 0) - int(rejected or 0))
                     + int(exact or 0)
                     + int(semantic or 0),
                     calls=int(calls or 0),
