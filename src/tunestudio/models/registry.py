@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from importlib import import_module
+from pathlib import Path
 from typing import Any
 
 from tunestudio.errors import ConfigError
@@ -68,6 +69,23 @@ def parse_spec(spec: str) -> ModelSpec:
             )
         return ModelSpec("openai", url, model=model, raw=raw)
     return ModelSpec(kind, rest, raw=raw)
+
+
+def resolve_spec(spec: str, base: Path) -> str:
+    """``spec`` with its relative local paths taken from ``base`` (the folder of the file that
+    names it): ``hf:./x@../y`` and ``pipeline:x.yaml``; hub ids and remote models stay as they are.
+    """
+    if spec.startswith("pipeline:"):
+        path = Path(spec[len("pipeline:") :]).expanduser()
+        return spec if path.is_absolute() else f"pipeline:{(base / path).resolve()}"
+    if not spec.startswith("hf:"):
+        return spec
+    target, sep, adapter = spec[3:].partition("@")
+
+    def fix(part: str) -> str:
+        return str((base / part).resolve()) if part.startswith(("./", "../")) else part
+
+    return f"hf:{fix(target)}{sep}{fix(adapter) if sep else ''}"
 
 
 def load_backend(spec: str | ModelSpec, **options: Any) -> Backend:

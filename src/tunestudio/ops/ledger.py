@@ -19,7 +19,7 @@ import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -189,7 +189,7 @@ class Metered(Wrapper):
             self._failed(start, exc)
             raise
         self._called(result.usage, (time.perf_counter() - start) * 1000)
-        return result
+        return replace(result, model=self.model)  # later stages price answers by this name
 
     def chat_batch(
         self, conversations: Sequence[Sequence[Message]], params: GenParams = GenParams()
@@ -203,7 +203,7 @@ class Metered(Wrapper):
         each = (time.perf_counter() - start) * 1000 / max(1, len(results))
         for result in results:
             self._called(result.usage, each)
-        return results
+        return [replace(result, model=self.model) for result in results]
 
     def stream(
         self, messages: Sequence[Message], params: GenParams = GenParams()

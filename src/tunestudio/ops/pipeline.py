@@ -78,10 +78,15 @@ class StageContext:
     loaded: list[Backend] = field(default_factory=list)
 
     def load(self, spec: str, **options: Any) -> Backend:
-        """Load a model by spec string, metered in the ledger (cost by ``prices``)."""
-        from tunestudio.models.registry import load_backend
+        """Load a model by spec string, metered in the ledger (cost by ``prices``).
 
-        backend = Metered(load_backend(spec, **options), self.ledger, self.prices, model=spec)
+        Relative paths in the spec (``hf:./adapter``) are from the pipeline file's folder; the
+        ledger and ``prices`` name the model as the file writes it.
+        """
+        from tunestudio.models.registry import load_backend, resolve_spec
+
+        loaded = load_backend(resolve_spec(spec, self.base_dir), **options)
+        backend = Metered(loaded, self.ledger, self.prices, model=spec)
         self.loaded.append(backend)
         return backend
 

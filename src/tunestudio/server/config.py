@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from tunestudio.config import read_yaml, validate_model
 from tunestudio.errors import ConfigError, TuneStudioError
-from tunestudio.models.registry import parse_spec
+from tunestudio.models.registry import parse_spec, resolve_spec
 
 DEFAULT_MAX_BODY = 50 * 1024 * 1024  # CLOVA Studio's limit ("body > 50 MB" → 41300)
 
@@ -210,14 +210,4 @@ def _resolve_paths(data: dict[str, Any], base: Path) -> None:
 
 def _resolve_spec(spec: Any, base: Path) -> Any:
     """``hf:./x@./y`` and ``pipeline:x.yaml`` relative to ``base``; hub ids stay as they are."""
-    if isinstance(spec, str) and spec.startswith("pipeline:"):
-        path = Path(spec[len("pipeline:") :]).expanduser()
-        return spec if path.is_absolute() else f"pipeline:{(base / path).resolve()}"
-    if not isinstance(spec, str) or not spec.startswith("hf:"):
-        return spec
-    target, sep, adapter = spec[3:].partition("@")
-
-    def fix(part: str) -> str:
-        return str((base / part).resolve()) if part.startswith(("./", "../")) else part
-
-    return f"hf:{fix(target)}{sep}{fix(adapter) if sep else ''}"
+    return resolve_spec(spec, base) if isinstance(spec, str) else spec
