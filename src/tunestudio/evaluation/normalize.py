@@ -22,11 +22,13 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable
-from functools import cache, lru_cache
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
+from tunestudio.korean import kiwi
+
 if TYPE_CHECKING:
-    from kiwipiepy import Kiwi, Token
+    from kiwipiepy import Token
 
 STEPS: tuple[str, ...] = (
     "unicode",  # NFC; full-width ASCII (Ａ，：) to half-width
@@ -75,17 +77,6 @@ _CLOSERS = "\"'”’`」』»)]>》】 "
 # The copula step is for short, label-like answers. Longer texts (summaries, chatter) are
 # compared as they are, which also keeps kiwi off every paragraph at every level.
 _COPULA_MAX_CHARS = 120
-
-
-@cache
-def kiwi() -> Kiwi:
-    """The shared Kiwi analyser (loading its model takes a second or two, so once per process)."""
-    from kiwipiepy import Kiwi
-
-    # Without the typo and multi-word dictionaries kiwi is ready 1.7× sooner (3.2 s against
-    # 5.3 s on a busy 2-core machine; bench/bench_scoring.py). Typo correction is off anyway,
-    # and the copula and style cases in the tests come out the same without multi-word entries.
-    return Kiwi(load_typo_dict=False, load_multi_dict=False)
 
 
 def normalize(text: str, upto: str = STEPS[-1]) -> str:

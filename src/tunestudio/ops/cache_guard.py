@@ -95,7 +95,7 @@ class Guard:
 
     def _tokenize(self, text: str) -> list[Any]:
         if self._kiwi is None:  # the process's shared analyser, whose analyses are cached
-            from tunestudio.ops.korean import tokens
+            from tunestudio.korean import tokens
 
             return list(tokens(text))
         with self._lock:

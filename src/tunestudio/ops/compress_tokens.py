@@ -41,10 +41,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from tunestudio.ops.korean import LOCK as kiwi_lock  # one lock for the process's one Kiwi
+from tunestudio.korean import LOCK as kiwi_lock  # one lock for the process's one Kiwi
+from tunestudio.korean import kiwi
 
 if TYPE_CHECKING:
-    from kiwipiepy import Kiwi
     from kiwipiepy._wrap import Token
 
 Measure = Callable[[str], int]
@@ -83,13 +83,6 @@ DECLARATIVE_ENDINGS = _words("ᆸ니다 습니다 다 어요 아요 에요 예�
 GOVERNING_STEMS = _words("관하 대하 따르 의하 위하 비하 통하 대비하")
 _PUNCT_ONLY = re.compile(r"[^\w\s]+")
 _JAMO = re.compile("[\u1100-\u11ff\u3131-\u318e]")
-
-
-def kiwi() -> Kiwi:
-    """The process's one Kiwi, shared with the embedder and the cache guard (ops/korean.py)."""
-    from tunestudio.ops.korean import kiwi as shared
-
-    return shared()
 
 
 @dataclass(frozen=True)

@@ -111,7 +111,7 @@ class KoreanHashEmbedder:
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         """Kiwi morphemes per text (all of them, particles and endings included)."""
-        from tunestudio.ops.korean import tokens
+        from tunestudio.korean import tokens
 
         return [len(tokens(nfc(text))) for text in texts]
 
@@ -119,7 +119,7 @@ class KoreanHashEmbedder:
         """Nothing to free: Kiwi is shared by the process and stays loaded."""
 
     def _morphemes(self, text: str) -> list[tuple[str, str]]:
-        from tunestudio.ops.korean import tokens
+        from tunestudio.korean import tokens
 
         return [(t.form.casefold(), t.tag) for t in tokens(nfc(text)) if t.tag in _KEPT_TAGS]
 

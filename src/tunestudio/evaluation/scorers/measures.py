@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from tunestudio.errors import ConfigError
-from tunestudio.evaluation.normalize import kiwi
+from tunestudio.korean import kiwi
 
 if TYPE_CHECKING:
     from kiwipiepy import Sentence

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from tunestudio.tuning.jobs import STATUS_INFO_KEYS as JOB_STATUS_INFO_KEYS
 from tunestudio.tuning.jobs import Job, JobStatus
 from tunestudio.tuning.spec import TuneSpec
 
@@ -22,21 +23,7 @@ from tunestudio.tuning.spec import TuneSpec
 KST = ZoneInfo("Asia/Seoul")
 DATE_FORMAT = "%Y-%m-%dT%H:%M:%S%z"
 # statusInfo as documented (§8.3); the job store's own extras (lossDiff, hint) are left out.
-STATUS_INFO_KEYS = (
-    "label",
-    "dataRows",
-    "numOfTokens",
-    "currStep",
-    "totalTrainSteps",
-    "currEpoch",
-    "totalTrainEpochs",
-    "estimatedTime",
-    "trainLoss",
-    "sendWeightSuccess",
-    "failureReason",
-    "message",
-    "endDatetime",
-)
+STATUS_INFO_KEYS = tuple(k for k in JOB_STATUS_INFO_KEYS if k not in ("lossDiff", "hint"))
 CANCELED_REASON = "canceled"
 
 

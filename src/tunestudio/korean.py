@@ -1,8 +1,9 @@
 """One Korean morphological analyser per process, and a cache of its analyses.
 
-The semantic cache analyses each question twice — the ``hash-ko`` embedder reads its morphemes
-and the look-alike guard its negators, numbers and names — and batch runs repeat the same
-system prompts and questions. Both read :func:`tokens`, so a text is analysed once.
+Scorers, the ``hash-ko`` embedder, the semantic cache's look-alike guard and the compressor all
+use :func:`kiwi` (one ~100 MB model per process). The semantic cache analyses each question
+twice — the embedder reads its morphemes, the guard its negators, numbers and names — and
+batch runs repeat the same texts, so both read :func:`tokens`, which analyses a text once.
 """
 
 from __future__ import annotations
