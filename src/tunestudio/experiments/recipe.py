@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from tunestudio.config import apply_overrides, read_yaml, validate_model
 from tunestudio.experiments.classify_recipe import ClassifySettings
+from tunestudio.models.registry import resolve_spec
 from tunestudio.tuning.spec import TuneSpec
 from tunestudio.types import GenParams
 
@@ -389,10 +390,9 @@ def _resolve_paths(data: dict[str, Any], base: Path) -> None:
             data[section] = _absolute(node, base)
         elif isinstance(node, dict) and isinstance(node.get(key), str):
             node[key] = _absolute(node[key], base)
-    for model in data.get("models") or []:  # pipeline files, like the data, sit beside it
-        spec = model.get("spec") if isinstance(model, dict) else None
-        if isinstance(spec, str) and spec.startswith("pipeline:"):
-            model["spec"] = "pipeline:" + _absolute(spec[len("pipeline:") :], base)
+    for model in data.get("models") or []:  # local models and pipelines, like the data
+        if isinstance(model, dict) and isinstance(model.get("spec"), str):
+            model["spec"] = resolve_spec(model["spec"], base)
     judge = data.get("judge")
     rubric = judge.get("rubric") if isinstance(judge, dict) else None
     if isinstance(judge, dict) and isinstance(rubric, str) and rubric.endswith((".yaml", ".yml")):
