@@ -26,7 +26,7 @@ from typing import Any
 from tunestudio.config import Settings
 from tunestudio.models.base import Backend, BaseBackend, Capabilities
 from tunestudio.ops.ledger import Ledger, Metered, Prices
-from tunestudio.ops.pipeline import StageContext, _factory
+from tunestudio.ops.pipeline import StageContext, wrap
 from tunestudio.types import ChatResult, GenParams, Message, Usage
 
 SYSTEM = "고객 문의를 15개 카테고리 중 하나로 분류하세요. 카테고리 이름만 답하세요."
@@ -66,9 +66,8 @@ def build(stack: list[tuple[str, dict[str, Any]]], home: Path) -> Backend:
         prices=Prices(),
         pipeline_name="bench",
     )
-    backend: Backend = Metered(Instant(), context.ledger, context.prices, model="instant")
-    for kind, options in reversed(stack):
-        backend = _factory(kind, "bench")(backend, dict(options), context)
+    backend = wrap(Metered(Instant(), context.ledger, context.prices), stack, context)
+    assert backend is not None
     return backend
 
 

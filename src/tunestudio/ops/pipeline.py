@@ -134,11 +134,7 @@ def build_pipeline(
         pipeline_name=name,
     )
     stages = [_stage(entry, index, where) for index, entry in enumerate(spec.pipeline)]
-    inner: Backend | None = context.load(spec.model) if spec.model else None
-    for index, (kind, options) in reversed(list(enumerate(stages))):
-        context.where = f"{where}, pipeline[{index}] ({kind})"
-        inner = _factory(kind, context.where)(inner, options, context)
-    context.where = where
+    inner = wrap(context.load(spec.model) if spec.model else None, stages, context)
     if inner is None:
         raise ConfigError(
             "the pipeline has no model",
@@ -146,6 +142,18 @@ def build_pipeline(
             hint="set `model: <spec>` or end the pipeline with a cascade or router stage",
         )
     return Pipeline(inner, name, context)
+
+
+def wrap(
+    inner: Backend | None, stages: list[tuple[str, dict[str, Any]]], context: StageContext
+) -> Backend | None:
+    """``inner`` inside the ``(kind, options)`` stages, listed outermost first."""
+    where = context.where
+    for index, (kind, options) in reversed(list(enumerate(stages))):
+        context.where = f"{where}, pipeline[{index}] ({kind})"
+        inner = _factory(kind, context.where)(inner, dict(options), context)
+    context.where = where
+    return inner
 
 
 def load_pipeline(path: Path, **options: Any) -> Pipeline:
