@@ -45,6 +45,16 @@ class Match:
     score: float
 
 
+def best_rows(scores: np.ndarray, threshold: float, limit: int) -> np.ndarray:
+    """The positions of the ``limit`` highest scores at or above ``threshold``, best first
+    (partitioned first: when many rows pass, sorting them all cost more than the search)."""
+    passing = np.flatnonzero(scores >= threshold)
+    if passing.shape[0] > limit:
+        passing = passing[np.argpartition(-scores[passing], limit - 1)[:limit]]
+    best: np.ndarray = passing[np.argsort(-scores[passing], kind="stable")]
+    return best
+
+
 class VectorIndex:
     """Unit vectors with their keys; ``search`` returns the closest above a threshold."""
 
@@ -131,8 +141,7 @@ class VectorIndex:
                 take = min(self.candidates, size)
                 rows = np.argpartition(coarse, size - take)[size - take :]  # the largest
                 scores = vectors[rows] @ q
-        passing = np.flatnonzero(scores >= threshold)
-        best = passing[np.argsort(-scores[passing])][:limit]
+        best = best_rows(scores, threshold, limit)
         return [Match(keys[rows[i]], texts[rows[i]], float(scores[i])) for i in best]
 
     def _reserve(self, needed: int) -> None:

@@ -8,8 +8,10 @@ scope, the question's embedding is compared with the questions answered before (
 closest at or above ``threshold`` is then checked by the :class:`~tunestudio.ops.cache_guard.Guard`
 (negation, numbers, names), and its stored answer is returned if the guard agrees.
 
-Every process keeps each scope's vectors in memory (:class:`~tunestudio.ops.cache_index.VectorIndex`)
-and reads what other processes added from the store at most every ``refresh_ms``.
+Every process keeps each scope's vectors in memory and reads what other processes added from the
+store at most every ``refresh_ms``: a :class:`~tunestudio.ops.cache_sparse.SparseIndex` for an
+embedder whose vectors are sparse (``hash-ko``: exact, reads only the query's nonzero buckets),
+else a :class:`~tunestudio.ops.cache_index.VectorIndex`.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from tunestudio.models.base import Backend, StreamChunk
 from tunestudio.ops.cache import CacheBase, CacheOptions, cache_store, exact_key, replay
 from tunestudio.ops.cache_guard import Guard
 from tunestudio.ops.cache_index import Match, VectorIndex
+from tunestudio.ops.cache_sparse import SparseIndex
 from tunestudio.ops.cache_store import CachedAnswer, CacheStore
 from tunestudio.ops.embeddings import DEFAULT_EMBEDDER, Embedder
 from tunestudio.ops.ledger import SEMANTIC_HIT
@@ -81,7 +84,7 @@ class Question:
 
 @dataclass
 class _Scope:
-    index: VectorIndex
+    index: VectorIndex | SparseIndex
     cursor: str | None = None
     checked: float = float("-inf")
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -179,7 +182,9 @@ class SemanticCache(CacheBase):
     def _embed(self, texts: list[str]) -> list[np.ndarray]:
         if not texts:
             return []
-        matrix = np.asarray(self.embedder.embed(texts), dtype=np.float32)
+        embed_array = getattr(self.embedder, "embed_array", None)  # hash-ko: no list round trip
+        vectors = embed_array(texts) if embed_array else self.embedder.embed(texts)
+        matrix = np.asarray(vectors, dtype=np.float32)
         return list(matrix.reshape(len(texts), -1))
 
     def _find(self, question: Question, vector: np.ndarray) -> tuple[CachedAnswer, Match] | None:
@@ -221,7 +226,7 @@ class SemanticCache(CacheBase):
         with self._scopes_lock:
             scope = self._scopes.get(key)
             if scope is None:
-                scope = self._scopes[key] = _Scope(VectorIndex(self.embedder.dimensions))
+                scope = self._scopes[key] = _Scope(self._new_index())
         now = time.monotonic()
         if now - scope.checked >= self.refresh_s and scope.lock.acquire(blocking=False):
             try:  # one thread reads; the others search what is already loaded
@@ -230,6 +235,11 @@ class SemanticCache(CacheBase):
             finally:
                 scope.lock.release()
         return scope
+
+    def _new_index(self) -> VectorIndex | SparseIndex:
+        if getattr(self.embedder, "sparse", False):
+            return SparseIndex(self.embedder.dimensions)
+        return VectorIndex(self.embedder.dimensions)
 
     def _refresh(self, key: str, scope: _Scope) -> None:
         try:

@@ -11,9 +11,12 @@ features miss most overlaps. Each text gives two kinds of features:
   away (``loose_key``), which survive typos, missing spaces and words Kiwi splits oddly.
 
 Counts are damped (1 + log tf, as TF-IDF's sublinear tf), each kind is scaled so both weigh the
-same whatever the text length (numbers and negators get extra weight, below), then hashed (scikit-learn's ``FeatureHasher``: MurmurHash3, the
-same in every process and version, with alternating signs so collisions cancel out on average)
-into ``dimensions`` buckets and L2-normalised. The cosine of two vectors is then the weighted
+same whatever the text length (numbers and negators get extra weight, below), then hashed into
+``dimensions`` buckets and L2-normalised. The hashing is scikit-learn's ``FeatureHasher``'s, done
+per feature with its own MurmurHash3 (:func:`sklearn.utils.murmurhash3_32`: the same in every
+process and version; the sign of the hash alternates the value's sign so collisions cancel out
+on average) and cached per feature: the hasher's sparse-matrix round trip cost twice as much as
+the features themselves on a one-question call, which is the semantic cache's every lookup. The cosine of two vectors is then the weighted
 overlap of their features. No IDF: it would need a corpus, and this embedder must work on the
 first text it sees.
 """
@@ -23,15 +26,14 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from functools import lru_cache
+from typing import Any
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from tunestudio.config import validate_model
 from tunestudio.data.normalize import loose_key, nfc
-
-if TYPE_CHECKING:
-    from sklearn.feature_extraction import FeatureHasher
 
 HASH_KO = "hash-ko"
 # Content morphemes by the first letter of their Sejong tag: N (nouns), V (VV, VA, VX, VCN —
@@ -70,10 +72,13 @@ class HashKoOptions(BaseModel):
 class KoreanHashEmbedder:
     """Hashed Kiwi morphemes + character n-grams; deterministic, thread-safe, no model files."""
 
+    # A text has tens of features out of thousands of buckets: the semantic cache searches such
+    # vectors by their nonzero buckets (cache_index.SparseIndex) instead of whole rows.
+    sparse = True
+
     def __init__(self, options: HashKoOptions | None = None, *, name: str = HASH_KO) -> None:
         self._options = options or HashKoOptions.model_validate({})
         self._name = name
-        self._hasher: FeatureHasher | None = None
 
     @property
     def name(self) -> str:
@@ -100,14 +105,25 @@ class KoreanHashEmbedder:
 
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
         """One unit-length vector per text (the zero vector for a text with no features)."""
-        if not texts:
-            return []
-        import numpy as np
-
-        dense = self._feature_hasher().transform([self.features(t) for t in texts]).toarray()
-        norms = np.linalg.norm(dense, axis=1, keepdims=True)
-        rows: list[list[float]] = (dense / np.where(norms == 0, 1.0, norms)).tolist()
+        rows: list[list[float]] = self.embed_array(texts).tolist()
         return rows
+
+    def embed_array(self, texts: Sequence[str]) -> np.ndarray:
+        """:meth:`embed` as a float64 array of shape (len(texts), dimensions)."""
+        size = self.dimensions
+        dense = np.zeros((len(texts), size))
+        for row, text in enumerate(texts):
+            features = self.features(text)
+            if not features:
+                continue
+            slots = [hashed(feature, size) for feature in features]
+            buckets = [bucket for bucket, _ in slots]
+            values = [sign * value for (_, sign), value in zip(slots, features.values())]
+            # colliding features add up, as in FeatureHasher
+            dense[row] = np.bincount(buckets, weights=values, minlength=size)
+        norms = np.linalg.norm(dense, axis=1, keepdims=True)
+        result: np.ndarray = dense / np.where(norms == 0, 1.0, norms)
+        return result
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         """Kiwi morphemes per text (all of them, particles and endings included)."""
@@ -123,12 +139,19 @@ class KoreanHashEmbedder:
 
         return [(t.form.casefold(), t.tag) for t in tokens(nfc(text)) if t.tag in _KEPT_TAGS]
 
-    def _feature_hasher(self) -> FeatureHasher:
-        if self._hasher is None:
-            from sklearn.feature_extraction import FeatureHasher
 
-            self._hasher = FeatureHasher(n_features=self.dimensions, input_type="dict")
-        return self._hasher
+@lru_cache(maxsize=1 << 16)
+def hashed(feature: str, buckets: int) -> tuple[int, float]:
+    """The bucket and sign scikit-learn's ``FeatureHasher(alternate_sign=True)`` gives a feature.
+
+    Same arithmetic as its Cython loop: the signed 32-bit MurmurHash3 of the UTF-8 feature with
+    seed 0; bucket ``abs(h) % buckets`` (with its special case for ``h = -2**31``), sign of ``h``.
+    """
+    from sklearn.utils import murmurhash3_32
+
+    h = int(murmurhash3_32(feature, seed=0))
+    bucket = (2**31 - 1 - (buckets - 1)) % buckets if h == -(2**31) else abs(h) % buckets
+    return bucket, 1.0 if h >= 0 else -1.0
 
 
 def char_ngrams(text: str, options: HashKoOptions) -> list[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
 from tunestudio.errors import ConfigError
@@ -104,3 +105,21 @@ def test_bad_options_are_config_errors(options: dict[str, object], field: str) -
     with pytest.raises(ConfigError, match=field) as caught:
         load_hash_ko("hash-ko", **options)
     assert caught.value.where == "options of hash-ko"
+
+
+def test_hashing_is_scikit_learns_feature_hasher(embedder: KoreanHashEmbedder) -> None:
+    # The per-feature hashing must give exactly what FeatureHasher gives (stored vectors and
+    # thresholds were measured with it), on Korean, Latin, digits and mixed texts.
+    from sklearn.feature_extraction import FeatureHasher
+
+    texts = [
+        "결제가 두 번 됐어요. 환불되나요?",
+        "네이버페이 포인트 3만 원이 안 들어왔어요",
+        "MYBOX 100GB 요금제 해지하고 싶어요",
+        "웹툰 쿠키 결제 취소 가능한가요?? ㅠㅠ",
+        "a",
+    ]
+    hasher = FeatureHasher(n_features=embedder.dimensions, input_type="dict")
+    dense = hasher.transform([embedder.features(t) for t in texts]).toarray()
+    expected = dense / np.linalg.norm(dense, axis=1, keepdims=True)
+    assert np.allclose(embedder.embed_array(texts), expected, atol=1e-12)
