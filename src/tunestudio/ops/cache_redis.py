@@ -9,13 +9,19 @@ and trimmed, approximately (which Redis makes cheap), to ``max_entries``.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from tunestudio.errors import ConfigError
-from tunestudio.ops.cache_store import CachedAnswer, StoredVector, redacted
+from tunestudio.ops.cache_store import (
+    AnswerWrite,
+    CachedAnswer,
+    StoredVector,
+    VectorWrite,
+    redacted,
+)
 
 
 class RedisStore:
@@ -46,34 +52,52 @@ class RedisStore:
                 hint="start redis-server or fix `url:` / TUNESTUDIO_CACHE_URL (redis://host:port/db)",
             ) from exc
 
-    def get_many(self, keys: Sequence[str]) -> list[CachedAnswer | None]:
+    def get_many(self, keys: Sequence[str], touch: bool = True) -> list[CachedAnswer | None]:
         if not keys:
             return []
         values: list[bytes | None] = self._redis.mget([self._answer(k) for k in keys])
         found = {key: value for key, value in zip(keys, values, strict=True) if value is not None}
-        if found:
-            now = time.time()
-            self._redis.zadd(self._lru, {key: now for key in found})
+        if touch and found:
+            self.write_batch((), (), dict.fromkeys(found, time.time()))
         return [CachedAnswer.loads(found[key]) if key in found else None for key in keys]
 
     def put(self, key: str, answer: CachedAnswer, ttl: float | None) -> None:
+        self.write_batch([AnswerWrite.now(key, answer, ttl)], (), {})
+
+    def add_vector(self, scope: str, key: str, text: str, vector: np.ndarray) -> None:
+        self.write_batch((), [VectorWrite(scope, key, text, vector)], {})
+
+    def write_batch(
+        self,
+        puts: Sequence[AnswerWrite],
+        vectors: Sequence[VectorWrite],
+        touches: Mapping[str, float],
+    ) -> None:
+        """Everything in one pipeline (one round trip); then, when new answers pushed the
+        namespace over ``max_entries``, the least recently used are popped."""
+        now = time.time()
         pipe = self._redis.pipeline(transaction=False)
-        pipe.set(self._answer(key), answer.dumps(), px=max(1, int(ttl * 1000)) if ttl else None)
-        pipe.zadd(self._lru, {key: time.time()})
+        for put in puts:
+            if not put.live(now):  # expired while queued: storing it would only cost a write
+                continue
+            px = max(1, int((put.expires - now) * 1000)) if put.expires is not None else None
+            pipe.set(self._answer(put.key), put.answer.dumps(), px=px)
+            pipe.zadd(self._lru, {put.key: put.at}, gt=True)
+        for vector in vectors:
+            fields: dict[Any, Any] = {
+                "key": vector.key,
+                "text": vector.text,
+                "vector": vector.blob(),
+            }
+            pipe.xadd(self._stream(vector.scope), fields, maxlen=self.max_entries, approximate=True)
+        if touches:  # xx: a touch must not bring back an answer evicted meanwhile
+            pipe.zadd(self._lru, dict(touches), xx=True, gt=True)
         pipe.zcard(self._lru)
         size = int(pipe.execute()[-1])
-        if self.max_entries is not None and size > self.max_entries:
+        if puts and self.max_entries is not None and size > self.max_entries:
             oldest = self._redis.zpopmin(self._lru, size - self.max_entries)
             if oldest:
                 self._redis.delete(*(self._answer(member.decode()) for member, _ in oldest))
-
-    def add_vector(self, scope: str, key: str, text: str, vector: np.ndarray) -> None:
-        fields: dict[Any, Any] = {
-            "key": key,
-            "text": text,
-            "vector": np.asarray(vector, dtype=np.float32).tobytes(),
-        }
-        self._redis.xadd(self._stream(scope), fields, maxlen=self.max_entries, approximate=True)
 
     def vectors(self, scope: str, after: str | None) -> list[StoredVector]:
         start = f"({after}" if after else "-"  # "(" = exclusive: entries after the cursor

@@ -9,6 +9,10 @@ process becomes visible to the others.
 SQLite is used through the standard library's ``sqlite3`` rather than the SQLAlchemy store:
 an exact-cache hit is a single indexed read, and the ORM's session machinery would cost more
 than the lookup itself. WAL mode lets readers in several processes proceed while one writes.
+
+:func:`open_store` returns the store behind a :class:`~tunestudio.ops.cache_writer.WriteBehind`,
+so the caches' writes are batched on a background thread; the stores themselves stay
+synchronous (``put`` is a ``write_batch`` of one) for code that wants that.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Protocol
@@ -25,6 +29,7 @@ from typing import Protocol
 import numpy as np
 
 from tunestudio.errors import ConfigError
+from tunestudio.ops.cache_schema import SCHEMA
 from tunestudio.types import ChatResult, Usage
 
 # Only complete, ordinary answers are worth replaying; an error or a filtered answer is not.
@@ -84,13 +89,46 @@ class StoredVector:
     vector: np.ndarray
 
 
+@dataclass(frozen=True)
+class AnswerWrite:
+    """An answer to store: written at ``at`` (its first access time), live until ``expires``."""
+
+    key: str
+    answer: CachedAnswer
+    expires: float | None  # time.time() after which it is gone; None = no time to live
+    at: float
+
+    @classmethod
+    def now(cls, key: str, answer: CachedAnswer, ttl: float | None) -> AnswerWrite:
+        """The write of ``answer`` made now, with ``ttl`` seconds to live (None: no limit)."""
+        at = time.time()
+        return cls(key, answer, at + ttl if ttl else None, at)
+
+    def live(self, now: float) -> bool:
+        return self.expires is None or self.expires > now
+
+
+@dataclass(frozen=True)
+class VectorWrite:
+    """A question vector to append to ``scope``'s log."""
+
+    scope: str
+    key: str
+    text: str
+    vector: np.ndarray
+
+    def blob(self) -> bytes:
+        return np.asarray(self.vector, dtype=np.float32).tobytes()
+
+
 class CacheStore(Protocol):
     """Answers by key plus per-scope vector logs; one namespace (exact/semantic) each."""
 
     where: str  # shown in error messages and stats: the file or URL
 
-    def get_many(self, keys: Sequence[str]) -> list[CachedAnswer | None]:
-        """The live answers for ``keys`` (None where missing or expired); marks them used."""
+    def get_many(self, keys: Sequence[str], touch: bool = True) -> list[CachedAnswer | None]:
+        """The live answers for ``keys`` (None where missing or expired); with ``touch``,
+        marks them used (their LRU access time)."""
         ...
 
     def put(self, key: str, answer: CachedAnswer, ttl: float | None) -> None:
@@ -114,28 +152,19 @@ class CacheStore(Protocol):
         ...
 
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS cache_entries (
-    namespace TEXT NOT NULL,
-    key TEXT NOT NULL,
-    value TEXT NOT NULL,
-    expires REAL,
-    accessed REAL NOT NULL,
-    PRIMARY KEY (namespace, key)
-);
-CREATE INDEX IF NOT EXISTS cache_entries_lru ON cache_entries (namespace, accessed);
-CREATE INDEX IF NOT EXISTS cache_entries_expiry ON cache_entries (namespace, expires);
-CREATE TABLE IF NOT EXISTS cache_vectors (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    namespace TEXT NOT NULL,
-    scope TEXT NOT NULL,
-    key TEXT NOT NULL,
-    text TEXT NOT NULL,
-    vector BLOB NOT NULL
-);
-CREATE INDEX IF NOT EXISTS cache_vectors_scope ON cache_vectors (namespace, scope, seq);
-CREATE INDEX IF NOT EXISTS cache_vectors_key ON cache_vectors (namespace, key);
-"""
+class BatchStore(CacheStore, Protocol):
+    """A store that writes many changes at once (what :class:`~.cache_writer.WriteBehind`
+    wraps)."""
+
+    def write_batch(
+        self,
+        puts: Sequence[AnswerWrite],
+        vectors: Sequence[VectorWrite],
+        touches: Mapping[str, float],
+    ) -> None:
+        """Store ``puts``, append ``vectors`` and set the access time of ``touches`` (key ->
+        time) together, then evict what expired and the least recently used beyond the limit."""
+        ...
 
 
 class SQLiteStore:
@@ -156,7 +185,7 @@ class SQLiteStore:
         self._connections: list[sqlite3.Connection] = []
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            self._conn().executescript(_SCHEMA)
+            self._conn().executescript(f"BEGIN IMMEDIATE;{SCHEMA}COMMIT;")  # one at a time
         except (OSError, sqlite3.Error) as exc:
             raise ConfigError(
                 f"cannot open the cache file: {exc}",
@@ -164,46 +193,56 @@ class SQLiteStore:
                 hint="check that the directory exists and is writable, or set `path:`",
             ) from exc
 
-    def get_many(self, keys: Sequence[str]) -> list[CachedAnswer | None]:
+    def get_many(self, keys: Sequence[str], touch: bool = True) -> list[CachedAnswer | None]:
         found: dict[str, CachedAnswer] = {}
         for start in range(0, len(keys), 500):  # SQLite caps the parameters of one statement
             found.update(self._get_chunk(keys[start : start + 500]))
+        if touch and found:  # the access time is what LRU eviction orders by
+            now = time.time()
+            self.write_batch((), (), dict.fromkeys(found, now))
         return [found.get(key) for key in keys]
 
     def _get_chunk(self, keys: Sequence[str]) -> dict[str, CachedAnswer]:
-        now = time.time()
         marks = ",".join("?" * len(keys))
         rows = self._conn().execute(
             f"SELECT key, value FROM cache_entries WHERE namespace = ? AND key IN ({marks})"
             " AND (expires IS NULL OR expires > ?)",
-            (self.namespace, *keys, now),
+            (self.namespace, *keys, time.time()),
         )
-        found = {key: CachedAnswer.loads(value) for key, value in rows}
-        if found:  # the access time is what LRU eviction orders by
-            self._conn().executemany(
-                "UPDATE cache_entries SET accessed = ? WHERE namespace = ? AND key = ?",
-                [(now, self.namespace, key) for key in found],
-            )
-        return found
+        return {key: CachedAnswer.loads(value) for key, value in rows}
 
     def put(self, key: str, answer: CachedAnswer, ttl: float | None) -> None:
-        now = time.time()
-        conn = self._conn()
-        with _transaction(conn):
-            conn.execute(
-                "INSERT OR REPLACE INTO cache_entries VALUES (?, ?, ?, ?, ?)",
-                (self.namespace, key, answer.dumps(), now + ttl if ttl else None, now),
-            )
-            self._evict(conn, now)
+        self.write_batch([AnswerWrite.now(key, answer, ttl)], (), {})
 
     def add_vector(self, scope: str, key: str, text: str, vector: np.ndarray) -> None:
-        blob = np.asarray(vector, dtype=np.float32).tobytes()
+        self.write_batch((), [VectorWrite(scope, key, text, vector)], {})
+
+    def write_batch(
+        self,
+        puts: Sequence[AnswerWrite],
+        vectors: Sequence[VectorWrite],
+        touches: Mapping[str, float],
+    ) -> None:
+        """Everything in one ``BEGIN IMMEDIATE`` transaction; eviction follows new answers."""
+        ns = self.namespace
         with _transaction(conn := self._conn()):
-            conn.execute(
+            conn.executemany(
+                "INSERT OR REPLACE INTO cache_entries VALUES (?, ?, ?, ?, ?)",
+                [(ns, p.key, p.answer.dumps(), p.expires, p.at) for p in puts],
+            )
+            conn.executemany(
                 "INSERT INTO cache_vectors (namespace, scope, key, text, vector)"
                 " VALUES (?, ?, ?, ?, ?)",
-                (self.namespace, scope, key, text, blob),
+                [(ns, v.scope, v.key, v.text, v.blob()) for v in vectors],
             )
+            # MAX: a touch queued before a newer put of the same key must not age it
+            conn.executemany(
+                "UPDATE cache_entries SET accessed = MAX(accessed, ?)"
+                " WHERE namespace = ? AND key = ?",
+                [(at, ns, key) for key, at in touches.items()],
+            )
+            if puts:  # only new answers can push the namespace over its limit
+                self._evict(conn, time.time())
 
     def vectors(self, scope: str, after: str | None) -> list[StoredVector]:
         rows = self._conn().execute(
@@ -230,22 +269,31 @@ class SQLiteStore:
         self._local = threading.local()
 
     def _evict(self, conn: sqlite3.Connection, now: float) -> None:
-        """Drop expired answers and, beyond ``max_entries``, the least recently used."""
-        expired = conn.execute(
-            "SELECT key FROM cache_entries WHERE namespace = ? AND expires <= ?",
-            (self.namespace, now),
+        """Drop expired answers and, beyond ``max_entries``, the least recently used.
+
+        Both go through an index (expiry, LRU) and the size comes from ``cache_sizes``, so a
+        write costs O(k log n) for k evicted, not a scan of the namespace."""
+        ns = self.namespace
+        gone = conn.execute(
+            "SELECT key FROM cache_entries WHERE namespace = ? AND expires <= ?", (ns, now)
         ).fetchall()
-        over: list[tuple[str]] = []
-        if self.max_entries is not None:
-            over = conn.execute(
-                "SELECT key FROM cache_entries WHERE namespace = ?"
-                " ORDER BY accessed DESC LIMIT -1 OFFSET ?",
-                (self.namespace, self.max_entries),
+        self._delete(conn, [key for (key,) in gone])
+        if self.max_entries is None:
+            return
+        row = conn.execute("SELECT entries FROM cache_sizes WHERE namespace = ?", (ns,)).fetchone()
+        over = (row[0] if row else 0) - self.max_entries
+        if over > 0:
+            oldest = conn.execute(
+                "SELECT key FROM cache_entries WHERE namespace = ? ORDER BY accessed LIMIT ?",
+                (ns, over),
             ).fetchall()
-        gone = [(self.namespace, key) for (key,) in expired + over]
-        if gone:
-            conn.executemany("DELETE FROM cache_entries WHERE namespace = ? AND key = ?", gone)
-            conn.executemany("DELETE FROM cache_vectors WHERE namespace = ? AND key = ?", gone)
+            self._delete(conn, [key for (key,) in oldest])
+
+    def _delete(self, conn: sqlite3.Connection, keys: list[str]) -> None:
+        """Delete answers and their question vectors."""
+        rows = [(self.namespace, key) for key in keys]
+        conn.executemany("DELETE FROM cache_entries WHERE namespace = ? AND key = ?", rows)
+        conn.executemany("DELETE FROM cache_vectors WHERE namespace = ? AND key = ?", rows)
 
     def _conn(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
@@ -256,6 +304,7 @@ class SQLiteStore:
             )
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable at checkpoints
+            conn.execute("PRAGMA recursive_triggers=ON")  # see cache_sizes in SCHEMA
             self._local.conn = conn
             with self._lock:
                 self._connections.append(conn)
@@ -285,7 +334,17 @@ def open_store(
     url: str | None = None,
     max_entries: int | None = None,
 ) -> CacheStore:
-    """Redis when ``url`` is given, else SQLite at ``path`` (default ``home/cache.db``)."""
+    """Redis when ``url`` is given, else SQLite at ``path`` (default ``home/cache.db``),
+    behind a :class:`~tunestudio.ops.cache_writer.WriteBehind` that takes the writes off the
+    request path."""
+    from tunestudio.ops.cache_writer import WriteBehind
+
+    return WriteBehind(_open_inner(namespace, home, path, url, max_entries))
+
+
+def _open_inner(
+    namespace: str, home: Path, path: Path | None, url: str | None, max_entries: int | None
+) -> BatchStore:
     if url:
         if not url.startswith(("redis://", "rediss://", "unix://")):
             raise ConfigError(

@@ -14,6 +14,7 @@ from tunestudio.models import load_backend
 from tunestudio.ops.cache import ExactCache
 from tunestudio.ops.cache_redis import RedisStore
 from tunestudio.ops.cache_store import SQLiteStore
+from tunestudio.ops.cache_writer import WriteBehind
 from tunestudio.ops.ledger import CALL, EXACT_HIT, SEMANTIC_HIT
 from tunestudio.ops.pipeline import Pipeline
 from tunestudio.types import GenParams, Message
@@ -37,7 +38,8 @@ def gateway(tmp_path: Path, llama_dir: Path, options: str = "{ttl: 3600}") -> Pi
 def test_a_pipeline_answers_a_repeated_call_from_the_cache(tmp_path: Path, llama_dir: Path) -> None:
     backend = gateway(tmp_path, llama_dir)
     cache = backend.inner
-    assert isinstance(cache, ExactCache) and isinstance(cache.store, SQLiteStore)
+    assert isinstance(cache, ExactCache) and isinstance(cache.store, WriteBehind)
+    assert isinstance(cache.store.inner, SQLiteStore)  # writes go behind the requests
     params = GenParams(max_tokens=6)
     first = backend.chat(ASK, params)
     assert backend.chat(ASK, params) == first
@@ -57,9 +59,9 @@ def test_the_cache_file_defaults_to_the_data_dir(
 ) -> None:
     monkeypatch.setenv("TUNESTUDIO_HOME", str(tmp_path / "home"))
     store = gateway(tmp_path, llama_dir, "{}").inner.store  # type: ignore[attr-defined]
-    assert store.path == tmp_path / "home" / "cache.db"
+    assert store.inner.path == tmp_path / "home" / "cache.db"
     local = gateway(tmp_path, llama_dir, "{path: answers.db}").inner.store  # type: ignore[attr-defined]
-    assert local.path == tmp_path / "answers.db"  # relative to the pipeline file
+    assert local.inner.path == tmp_path / "answers.db"  # relative to the pipeline file
 
 
 def test_the_cache_url_in_the_environment_selects_redis(
@@ -67,12 +69,14 @@ def test_the_cache_url_in_the_environment_selects_redis(
 ) -> None:
     monkeypatch.setenv("TUNESTUDIO_CACHE_URL", redis_url)
     one, two = gateway(tmp_path, llama_dir), gateway(tmp_path, llama_dir)
-    assert isinstance(one.inner, ExactCache) and isinstance(one.inner.store, RedisStore)
+    assert isinstance(one.inner, ExactCache) and isinstance(one.inner.store, WriteBehind)
+    assert isinstance(one.inner.store.inner, RedisStore)
     params = GenParams(max_tokens=5, seed=11)
     answer = one.chat(ASK, params)
+    one.inner.store.flush()  # another server sees an answer once it is written
     assert two.chat(ASK, params) == answer
     assert isinstance(two.inner, ExactCache) and two.inner.stats().hits == 1
-    one.inner.store.clear()
+    one.inner.store.inner.clear()
     one.close()
     two.close()
 

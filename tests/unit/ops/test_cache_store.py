@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
 import time
@@ -18,6 +19,7 @@ from tunestudio.errors import ConfigError
 from tunestudio.ops.cache import ExactCache
 from tunestudio.ops.cache_redis import RedisStore
 from tunestudio.ops.cache_store import CachedAnswer, SQLiteStore, open_store
+from tunestudio.ops.cache_writer import WriteBehind
 from tunestudio.types import Message
 
 ASK = [Message("user", "결제가 두 번 됐어요. 환불되나요?")]
@@ -74,7 +76,9 @@ def test_a_cache_file_that_cannot_be_opened_is_a_config_error(tmp_path: Path) ->
 def test_only_redis_urls_are_accepted(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"unsupported cache URL 'postgresql://\*\*\*@db/x'"):
         open_store(namespace="exact", home=tmp_path, url="postgresql://u:secret@db/x")
-    assert isinstance(open_store(namespace="exact", home=tmp_path), SQLiteStore)
+    store = open_store(namespace="exact", home=tmp_path)
+    assert isinstance(store, WriteBehind) and isinstance(store.inner, SQLiteStore)
+    store.close()
     assert (tmp_path / "cache.db").exists()
 
 
@@ -134,3 +138,32 @@ def test_redis_vector_logs_are_read_from_a_cursor(redis_store: tuple[str, str]) 
     [second] = reader.vectors("s", first.cursor)
     assert (first.key, first.text, second.key) == ("k1", "첫 질문", "k2")
     assert np.array_equal(second.vector, [0, 1]) and reader.vectors("other", None) == []
+
+
+def test_the_size_limit_counts_replaces_once_and_files_from_before_the_counter(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as conn:  # a cache file as versions without cache_sizes wrote it
+        conn.execute(
+            "CREATE TABLE cache_entries (namespace TEXT NOT NULL, key TEXT NOT NULL,"
+            " value TEXT NOT NULL, expires REAL, accessed REAL NOT NULL,"
+            " PRIMARY KEY (namespace, key))"
+        )
+        rows = [("exact", f"k{i}", answer(f"{i}").dumps(), None, float(i)) for i in range(5)]
+        rows += [("semantic", f"s{i}", answer("s").dumps(), None, 0.0) for i in range(2)]
+        conn.executemany("INSERT INTO cache_entries VALUES (?, ?, ?, ?, ?)", rows)
+    conn.close()
+    store = SQLiteStore(path, namespace="exact", max_entries=3)
+    store.put("k0", answer("다시"), None)  # replaces k0 (now the newest): 5 answers, 2 too many
+    assert [a.content if a else None for a in store.get_many([f"k{i}" for i in range(5)])] == [
+        "다시",
+        None,
+        None,
+        "3",
+        "4",
+    ]
+    for _ in range(5):  # replacing an answer does not make the namespace look bigger
+        store.put("k4", answer("또"), None)
+    assert store.count() == 3 and store.get_many(["k3"])[0] is not None
+    assert SQLiteStore(path, namespace="semantic").count() == 2  # another namespace, untouched
