@@ -118,7 +118,9 @@ class KoreanHashEmbedder:
                 continue
             slots = [hashed(feature, size) for feature in features]
             buckets = [bucket for bucket, _ in slots]
-            values = [sign * value for (_, sign), value in zip(slots, features.values())]
+            values = [
+                sign * value for (_, sign), value in zip(slots, features.values(), strict=True)
+            ]
             # colliding features add up, as in FeatureHasher
             dense[row] = np.bincount(buckets, weights=values, minlength=size)
         norms = np.linalg.norm(dense, axis=1, keepdims=True)
