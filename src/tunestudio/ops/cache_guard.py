@@ -67,7 +67,9 @@ class Guard:
     def __init__(self, kiwi: Kiwi | None = None) -> None:
         self._kiwi = kiwi  # None: the process's shared Kiwi, loaded on first use
         self._lock = threading.Lock()
-        self.facts = lru_cache(maxsize=8192)(self._facts)
+        # Stored questions are compared again and again: keep the facts of many (a few hundred
+        # bytes each) so a cache of tens of thousands of questions never re-analyses one.
+        self.facts = lru_cache(maxsize=1 << 17)(self._facts)
 
     def check(self, question: str, cached: str) -> str | None:
         """``None`` when ``cached`` may answer ``question``; else why not: negation/number/entity."""

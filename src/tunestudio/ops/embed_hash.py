@@ -123,7 +123,8 @@ class KoreanHashEmbedder:
             ]
             # colliding features add up, as in FeatureHasher
             dense[row] = np.bincount(buckets, weights=values, minlength=size)
-        norms = np.linalg.norm(dense, axis=1, keepdims=True)
+        # einsum, not np.linalg.norm: the same sums at a fraction of the per-call overhead
+        norms = np.sqrt(np.einsum("ij,ij->i", dense, dense))[:, None]
         result: np.ndarray = dense / np.where(norms == 0, 1.0, norms)
         return result
 
