@@ -18,6 +18,9 @@ examples/inquiry (all distinct, 46 characters on average); ``template`` are near
 ones where only an order number differs, the semantic cache's worst case: every stored
 question is a near match that the guard has to refuse. Each pipeline gets its own questions,
 so none profits from another's cached morphological analyses.
+What is timed is each call minus the time spent inside the stand-in: the gateway's own work.
+Calls follow each other at once, so the background writes of one miss (the cache stores'
+writer, the ledger's) run during the next call and are charged to it.
 Goal (issue): gateway overhead on a miss <= 1 ms p50.
 """
 
@@ -54,15 +57,20 @@ STACKS: dict[str, list[tuple[str, dict[str, Any]]]] = {
 
 
 class Instant(BaseBackend):
-    """Answers at once; tokens are counted as characters / 2."""
+    """Answers at once; tokens are counted as characters / 2. Counts its calls and the time
+    spent inside them."""
 
     def __init__(self) -> None:
         super().__init__("instant", Capabilities(context_length=4096))
         self.calls = 0
+        self.seconds = 0.0
 
     def chat(self, messages: Sequence[Message], params: GenParams = GenParams()) -> ChatResult:
+        start = time.perf_counter()
         self.calls += 1
-        return ChatResult("결제 문의", Usage(self.count_tokens(messages), 3), model="instant")
+        result = ChatResult("결제 문의", Usage(self.count_tokens(messages), 3), model="instant")
+        self.seconds += time.perf_counter() - start
+        return result
 
     def count_tokens(self, messages: Sequence[Message]) -> int:
         return sum(len(m.content) for m in messages) // 2 + 4 * len(messages)
@@ -116,13 +124,14 @@ def fill(gateway: Backend, rows: list[list[Message]]) -> None:
 def timed(
     call: Callable[[list[Message]], object], rows: list[list[Message]], model: Instant
 ) -> tuple[list[float], list[bool]]:
-    """Each call's seconds, and whether it reached the model (a miss)."""
+    """Each call's seconds outside the model (the whole call minus the time inside the
+    stand-in's ``chat``), and whether it reached the model (a miss)."""
     times, missed = [], []
     for messages in rows:
-        calls = model.calls
+        calls, inside = model.calls, model.seconds
         start = time.perf_counter()
         call(messages)
-        times.append(time.perf_counter() - start)
+        times.append(time.perf_counter() - start - (model.seconds - inside))
         missed.append(model.calls > calls)
     return times, missed
 
@@ -144,8 +153,8 @@ def main() -> None:
         f"{args.entries} questions first; {args.calls} new questions per side per round, "
         f"{args.rounds} rounds; misses timed"
     )
-    print(f"{'pipeline':<28} {'p50 ms':>8} {'p95 ms':>8} {'overhead p50':>13} {'p95':>8}")
-    direct = Instant()
+    print(f"{'time outside the model, ms':<28} {'p50':>8} {'p95':>8}")
+    direct = Instant()  # its time outside the model: a method call
     hits = 0
     missed_texts: list[str] = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -169,7 +178,7 @@ def main() -> None:
             gateway.close()
             b50, b95 = _pct(base)
             g50, g95 = _pct(through)
-            print(f"{name:<28} {g50:8.3f} {g95:8.3f} {g50 - b50:13.3f} {g95 - b95:8.3f}")
+            print(f"{name:<28} {g50:8.3f} {g95:8.3f}")
     print(f"{'direct (baseline)':<28} {b50:8.3f} {b95:8.3f}")
     k50, k95 = _pct(analysis_times(missed_texts))
     print(
